@@ -1,0 +1,109 @@
+/**
+ * For one file: run the transforms, apply their edits with magic-string,
+ * refuse overlaps, and keep only the rewrites that verify.
+ */
+import MagicString from 'magic-string';
+import type { ParsedFile } from './parse/index.js';
+import { parse } from './parse/index.js';
+import { eolOf } from './c/text.js';
+import type { Edit, Match, Site, Transform } from './types.js';
+import { isRefusal } from './types.js';
+import { verifyRewrite } from './verify.js';
+import { fallbackSites } from '../transforms/fallback.js';
+
+export interface FileResult {
+  /** Path as displayed (relative to the working directory). */
+  path: string;
+  sites: Site[];
+  /** The rewritten text (latin1), when any rewrite was accepted. */
+  output?: string;
+  /** Set when the file could not be processed. */
+  error?: string;
+}
+
+/** Apply non-overlapping edits; throws on overlap. */
+export function applyEdits(text: string, edits: Edit[]): string {
+  const s = new MagicString(text);
+  const crlf = eolOf(text) === '\r\n';
+  const sorted = [...edits].sort((a, b) => a.start - b.start || a.end - b.end);
+  let last = -1;
+  for (const e of sorted) {
+    if (e.start < last) throw new Error(`overlapping edits at ${e.start}`);
+    const t = crlf ? e.text.replace(/\r?\n/g, '\r\n') : e.text;
+    if (e.start === e.end) {
+      if (t) s.appendLeft(e.start, t);
+    } else if (t === '') {
+      s.remove(e.start, e.end);
+    } else {
+      s.overwrite(e.start, e.end, t);
+    }
+    last = e.end;
+  }
+  return s.toString();
+}
+
+function overlaps(a: Edit[], b: Edit[]): boolean {
+  return a.some((x) => b.some((y) => x.start < y.end && y.start < x.end));
+}
+
+/** Files that implement GUP, whose calls are not call sites to classify. */
+const IMPLEMENTATION = /(^|\/)mm\/gup\.c$/;
+
+export function processText(path: string, text: string, transforms: readonly Transform<any>[]): FileResult {
+  if (IMPLEMENTATION.test(path)) return { path, sites: [] };
+  let file: ParsedFile;
+  try {
+    file = parse(path, text);
+  } catch (e) {
+    return { path, sites: [], error: `cannot parse: ${(e as Error).message}` };
+  }
+  const claimed = new Set<number>();
+  const matches: Array<{ t: Transform<any>; m: Match<any> }> = [];
+  for (const t of transforms) {
+    for (const m of t.match(file)) {
+      if (claimed.has(m.callStart)) continue;
+      claimed.add(m.callStart);
+      matches.push({ t, m });
+    }
+  }
+  matches.sort((a, b) => a.m.callStart - b.m.callStart);
+  let current = file;
+  let currentText = text;
+  const accepted: Edit[] = [];
+  for (const { t, m } of matches) {
+    if (m.site.action !== 'rewrite') continue;
+    const r = t.rewrite(m, file);
+    if (isRefusal(r)) {
+      m.site.action = 'review';
+      m.site.reason = r.refuse;
+      continue;
+    }
+    if (overlaps(r.edits, accepted)) {
+      m.site.action = 'review';
+      m.site.reason = 'its edits overlap another rewrite in the same function';
+      continue;
+    }
+    let next: string;
+    try {
+      next = applyEdits(text, [...accepted, ...r.edits]);
+    } catch (e) {
+      m.site.action = 'review';
+      m.site.reason = `its edits cannot be applied: ${(e as Error).message}`;
+      continue;
+    }
+    const v = verifyRewrite(file, next, m.fnRange ? m.fnRange[0] : m.callStart, r.removed, t);
+    if (v.reason) {
+      m.site.action = 'review';
+      m.site.reason = `rewrite dropped: ${v.reason}`;
+      continue;
+    }
+    if (r.reason) m.site.reason = r.reason;
+    accepted.push(...r.edits);
+    current = v.after;
+    currentText = next;
+  }
+  void current;
+  const sites = [...matches.map((x) => x.m.site), ...fallbackSites(file, claimed)];
+  sites.sort((a, b) => a.line - b.line || a.column - b.column);
+  return { path, sites, output: accepted.length ? currentText : undefined };
+}

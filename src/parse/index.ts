@@ -1,0 +1,111 @@
+/**
+ * The only module that touches the tree-sitter API.
+ *
+ * Everything else sees syntax through the small `Node` interface below, which
+ * tree-sitter's SyntaxNode satisfies structurally; offsets are string offsets,
+ * equal to byte offsets because sources are decoded as latin1.
+ */
+import Parser from 'tree-sitter';
+import C from 'tree-sitter-c';
+
+export interface Point {
+  row: number;
+  column: number;
+}
+
+export interface Node {
+  readonly type: string;
+  readonly text: string;
+  readonly startIndex: number;
+  readonly endIndex: number;
+  readonly startPosition: Point;
+  readonly endPosition: Point;
+  readonly parent: Node | null;
+  readonly children: Node[];
+  readonly namedChildren: Node[];
+  readonly childCount: number;
+  readonly namedChildCount: number;
+  readonly hasError: boolean;
+  readonly isMissing: boolean;
+  readonly isNamed: boolean;
+  readonly previousSibling: Node | null;
+  readonly nextSibling: Node | null;
+  readonly previousNamedSibling: Node | null;
+  readonly nextNamedSibling: Node | null;
+  child(index: number): Node | null;
+  namedChild(index: number): Node | null;
+  childForFieldName(name: string): Node | null;
+  childrenForFieldName(name: string): Node[];
+  descendantsOfType(types: string | string[]): Node[];
+}
+
+export interface ParsedFile {
+  /** Path as given to the engine (for messages). */
+  readonly path: string;
+  /** Source decoded as latin1: one char per byte. */
+  readonly text: string;
+  readonly root: Node;
+}
+
+let parser: Parser | undefined;
+
+function getParser(): Parser {
+  if (!parser) {
+    parser = new Parser();
+    parser.setLanguage(C as unknown as Parser.Language);
+  }
+  return parser;
+}
+
+/** Parse a latin1-decoded C source. */
+export function parse(path: string, text: string): ParsedFile {
+  const tree = getParser().parse(text, undefined, {
+    bufferSize: Math.max(64 * 1024, text.length * 2 + 1024),
+  });
+  return { path, text, root: tree.rootNode as unknown as Node };
+}
+
+/** The function_definition enclosing `node`, if any. */
+export function enclosingFunction(node: Node): Node | null {
+  for (let n: Node | null = node; n; n = n.parent) {
+    if (n.type === 'function_definition') return n;
+  }
+  return null;
+}
+
+/** Name of a function_definition. */
+export function functionName(fn: Node): string | null {
+  let d: Node | null = fn.childForFieldName('declarator');
+  while (d && d.type !== 'function_declarator') {
+    d = d.childForFieldName('declarator');
+  }
+  const id = d?.childForFieldName('declarator');
+  return id && id.type === 'identifier' ? id.text : null;
+}
+
+/** True when the subtree holds no ERROR or MISSING node. */
+export function isErrorFree(node: Node): boolean {
+  return !node.hasError;
+}
+
+/** True when `node` lies inside an ERROR node. */
+export function insideError(node: Node): boolean {
+  for (let n = node.parent; n; n = n.parent) {
+    if (n.type === 'ERROR') return true;
+  }
+  return false;
+}
+
+/** Number of ERROR and MISSING nodes in a subtree. */
+export function errorCount(node: Node): number {
+  if (!node.hasError) return 0;
+  let count = node.type === 'ERROR' || node.isMissing ? 1 : 0;
+  for (const c of node.children) count += errorCount(c);
+  return count;
+}
+
+/** Pre-order walk; return false from `visit` to skip a subtree. */
+export function walk(node: Node, visit: (n: Node) => boolean | void): void {
+  if (visit(node) === false) return;
+  for (const c of node.children) walk(c, visit);
+}

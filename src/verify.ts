@@ -1,0 +1,49 @@
+/**
+ * Check a rewrite by re-parsing it: it must not add a syntax error to the
+ * function, leave a use of a variable it removed, or change again when the
+ * transform runs over its own output.
+ */
+import type { Node, ParsedFile } from './parse/index.js';
+import { errorCount, functionName, parse } from './parse/index.js';
+import { identUses } from './c/syntax.js';
+import type { Transform } from './types.js';
+
+function functionsNamed(root: Node, name: string | null): Node[] {
+  return root.namedChildren.filter((n) => n.type === 'function_definition' && functionName(n) === name);
+}
+
+/** The function holding [start, end) in `file`. */
+export function functionAt(file: ParsedFile, start: number): Node | null {
+  for (const n of file.root.namedChildren) {
+    if (n.type === 'function_definition' && n.startIndex <= start && n.endIndex >= start) return n;
+  }
+  return null;
+}
+
+/** Returns a reason when the rewrite must be dropped, or null when it holds. */
+export function verifyRewrite(
+  before: ParsedFile,
+  afterText: string,
+  fnStart: number,
+  removed: string[],
+  transform: Transform<any>,
+): { reason: string | null; after: ParsedFile } {
+  const after = parse(before.path, afterText);
+  const oldFn = functionAt(before, fnStart);
+  const name = oldFn ? functionName(oldFn) : null;
+  const oldCount = oldFn ? errorCount(oldFn) : errorCount(before.root);
+  const candidates = oldFn ? functionsNamed(after.root, name) : [after.root];
+  const newFn = candidates.length === 1 ? candidates[0] : null;
+  if (!newFn) return { reason: 'the rewritten function cannot be found again after the edit', after };
+  if (errorCount(newFn) > oldCount) return { reason: 'the rewrite would introduce a syntax error', after };
+  if (errorCount(after.root) > errorCount(before.root)) return { reason: 'the rewrite would introduce a syntax error', after };
+  for (const v of removed) {
+    const left = identUses(newFn, v);
+    if (left.length) return { reason: `the rewrite would leave a use of the removed variable ${v}`, after };
+  }
+  const again = transform
+    .match(after)
+    .filter((m) => m.plan !== undefined && m.callStart >= newFn.startIndex && m.callStart < newFn.endIndex);
+  if (again.length) return { reason: 'the rewrite is not idempotent: a second run would change it again', after };
+  return { reason: null, after };
+}

@@ -1,0 +1,384 @@
+/**
+ * GUP knowledge and error-path helpers shared by the transforms: finding the
+ * calls, adding FOLL_COMPLETE to the flags, recognising a release of pinned
+ * pages, and repairing a goto label that the pin failure must no longer reach.
+ */
+import type { Node, ParsedFile } from '../src/parse/index.js';
+import { enclosingFunction, functionName, walk } from '../src/parse/index.js';
+import {
+  blockStatements,
+  callArgs,
+  callName,
+  contains,
+  declaredName,
+  declarators,
+  identUses,
+  isIdent,
+  oneLine,
+  sameExpr,
+  statementCall,
+  unparen,
+  writesTo,
+} from '../src/c/syntax.js';
+import { deleteLines, lineEnd, lineStart, startsLine } from '../src/c/text.js';
+import type { Edit, Site } from '../src/types.js';
+import {
+  ARRAY_RELEASES,
+  COMPLETE_FLAG,
+  GupApi,
+  GupSignature,
+  PAGE_RELEASES,
+  gupApi,
+  signatureFor,
+} from './gup-api.js';
+
+export interface GupCall {
+  call: Node;
+  name: Node;
+  api: GupApi;
+  sig: GupSignature | undefined;
+  args: Node[];
+  fn: Node | null;
+}
+
+/** Every call of the GUP family in a file. */
+export function findGupCalls(file: ParsedFile): GupCall[] {
+  const out: GupCall[] = [];
+  walk(file.root, (n) => {
+    if (n.type !== 'call_expression') return true;
+    const f = n.childForFieldName('function');
+    const api = f && f.type === 'identifier' ? gupApi(f.text) : undefined;
+    if (api && f) {
+      const args = callArgs(n);
+      out.push({ call: n, name: f, api, sig: signatureFor(api, args.length), args, fn: enclosingFunction(n) });
+    }
+    return true;
+  });
+  return out;
+}
+
+/** A site object for a call, to be completed by the transform. */
+export function siteFor(file: ParsedFile, g: GupCall, fields: Pick<Site, 'category' | 'action' | 'reason' | 'transform'>): Site {
+  return {
+    file: file.path,
+    line: g.name.startPosition.row + 1,
+    column: g.name.startPosition.column + 1,
+    function: g.fn ? functionName(g.fn) : null,
+    api: g.api.name,
+    bugs: [],
+    ...fields,
+  };
+}
+
+const LOOSER_THAN_OR = new Set(['conditional_expression', 'assignment_expression', 'comma_expression']);
+const BOOLEAN_OPS = new Set(['&&', '||', '==', '!=', '<', '>', '<=', '>=']);
+
+/**
+ * The flags argument with FOLL_COMPLETE added, or a reason to refuse when the
+ * argument is not a flags expression.
+ */
+export function completeFlags(flags: Node, fn: Node | null): { text: string } | { refuse: string } {
+  const e = unparen(flags);
+  const text = oneLine(flags.text);
+  if (e.type === 'number_literal') {
+    if (e.text === '0') return { text: COMPLETE_FLAG };
+    return { refuse: `flags argument is the number ${e.text}, not a flags expression` };
+  }
+  if (e.type === 'unary_expression' && e.child(0)?.text === '!') {
+    return { refuse: `flags argument \`${text}\` is a boolean, equal to FOLL_WRITE only by value` };
+  }
+  if (e.type === 'binary_expression') {
+    const op = e.childForFieldName('operator')?.text ?? '';
+    if (BOOLEAN_OPS.has(op)) {
+      return { refuse: `flags argument \`${text}\` is a boolean, equal to FOLL_WRITE only by value` };
+    }
+  }
+  if (e.type === 'identifier' && fn && isBooleanVariable(fn, e.text)) {
+    return { refuse: `flags argument \`${text}\` is a boolean, equal to FOLL_WRITE only by value` };
+  }
+  if (/\bFOLL_COMPLETE\b/.test(text)) return { refuse: 'flags already hold FOLL_COMPLETE' };
+  if (LOOSER_THAN_OR.has(e.type) || (e.type === 'binary_expression' && /^(&&|\|\|)$/.test(e.childForFieldName('operator')?.text ?? ''))) {
+    return { text: `(${oneLine(e.text)}) | ${COMPLETE_FLAG}` };
+  }
+  return { text: `${text} | ${COMPLETE_FLAG}` };
+}
+
+/** A variable declared `bool`, or named like a write/dirty boolean, in the function. */
+function isBooleanVariable(fn: Node, name: string): boolean {
+  let declaredBool = false;
+  let found = false;
+  walk(fn, (n) => {
+    if (n.type !== 'declaration' && n.type !== 'parameter_declaration') return true;
+    const ds = n.type === 'declaration' ? declarators(n) : [n.childForFieldName('declarator')].filter(Boolean) as Node[];
+    for (const d of ds) {
+      if (declaredName(d) === name) {
+        found = true;
+        const type = n.childForFieldName('type')?.text ?? '';
+        if (/^(bool|_Bool)$/.test(type)) declaredBool = true;
+      }
+    }
+    return true;
+  });
+  if (declaredBool) return true;
+  return found ? /^(write|writ|writable|writeable|dirty|rw|is_write|make_dirty)$/.test(name) : false;
+}
+
+/** A release of pinned pages: `fn(pages, count, ...)` or a per-page loop, maybe guarded. */
+export interface Release {
+  stmt: Node;
+  /** Text of the pages array released. */
+  pages: string;
+  /** The count expression node. */
+  count: Node;
+  /** Loop index variable of a per-page release loop. */
+  index?: string;
+}
+
+/**
+ * Recognise `stmt` as a release of pages. Forms: an array release
+ * (`unpin_user_pages(p, n)`), a same-file helper whose body is one array
+ * release of its parameters, a `for (i = 0; i < n; i++) put_page(p[i]);`
+ * loop, each possibly guarded by `if (n)` / `if (n > 0)`.
+ */
+export function releaseOf(stmt: Node, file: ParsedFile): Release | null {
+  if (stmt.type === 'if_statement' && !stmt.childForFieldName('alternative')) {
+    const cond = unparen(stmt.childForFieldName('condition')!);
+    const inner = blockStatements(stmt.childForFieldName('consequence')!);
+    if (inner.length !== 1) return null;
+    const r = releaseOf(inner[0], file);
+    if (!r) return null;
+    const guard = cond.type === 'binary_expression' ? cond.childForFieldName('left') : cond;
+    const op = cond.type === 'binary_expression' ? cond.childForFieldName('operator')?.text : null;
+    const rhs = cond.type === 'binary_expression' ? cond.childForFieldName('right')?.text : null;
+    const guardOk = guard && sameExpr(guard, r.count) && (op === null || ((op === '>' || op === '!=') && rhs === '0'));
+    return guardOk ? { ...r, stmt } : null;
+  }
+  const call = statementCall(stmt);
+  if (call) {
+    const name = callName(call);
+    const args = callArgs(call);
+    const known = name ? ARRAY_RELEASES.get(name) : undefined;
+    if (known && args.length > known.count) {
+      return { stmt, pages: args[known.pages].text, count: args[known.count] };
+    }
+    const helper = name ? releaseHelper(file, name) : null;
+    if (helper && args.length === helper.params) {
+      return { stmt, pages: args[helper.pages].text, count: args[helper.count] };
+    }
+    return null;
+  }
+  if (stmt.type === 'for_statement') return releaseLoop(stmt);
+  return null;
+}
+
+/** `for (i = 0; i < n; i++) put_page(p[i]);` */
+function releaseLoop(loop: Node): Release | null {
+  const init = loop.childForFieldName('initializer');
+  const cond = loop.childForFieldName('condition');
+  const update = loop.childForFieldName('update');
+  const body = loop.childForFieldName('body');
+  if (!init || !cond || !update || !body) return null;
+  const a = unparen(init);
+  if (a.type !== 'assignment_expression' || a.childForFieldName('right')?.text !== '0') return null;
+  const i = a.childForFieldName('left');
+  if (!isIdent(i)) return null;
+  const c = unparen(cond);
+  if (c.type !== 'binary_expression' || c.childForFieldName('operator')?.text !== '<') return null;
+  if (!sameExpr(c.childForFieldName('left')!, i!)) return null;
+  const u = unparen(update);
+  if (!(u.type === 'update_expression' && u.childForFieldName('operator')?.text === '++' && sameExpr(u.childForFieldName('argument')!, i!))) return null;
+  const stmts = blockStatements(body);
+  if (stmts.length !== 1) return null;
+  const call = statementCall(stmts[0]);
+  if (!call || !PAGE_RELEASES.has(callName(call) ?? '')) return null;
+  const args = callArgs(call);
+  if (args.length !== 1) return null;
+  const sub = unparen(args[0]);
+  if (sub.type !== 'subscript_expression') return null;
+  const idx = sub.childForFieldName('index');
+  if (!idx || !sameExpr(idx, i!)) return null;
+  return { stmt: loop, pages: sub.childForFieldName('argument')!.text, count: c.childForFieldName('right')!, index: i!.text };
+}
+
+const helperCache = new WeakMap<ParsedFile, Map<string, { params: number; pages: number; count: number } | null>>();
+
+/** A static function of the same file whose body is one array release of its parameters. */
+function releaseHelper(file: ParsedFile, name: string): { params: number; pages: number; count: number } | null {
+  let cache = helperCache.get(file);
+  if (!cache) helperCache.set(file, (cache = new Map()));
+  if (cache.has(name)) return cache.get(name)!;
+  let found: { params: number; pages: number; count: number } | null = null;
+  for (const fn of file.root.namedChildren) {
+    if (fn.type !== 'function_definition' || functionName(fn) !== name) continue;
+    const decl = fn.descendantsOfType('function_declarator')[0];
+    const params = decl?.childForFieldName('parameters')?.namedChildren.filter((p) => p.type === 'parameter_declaration') ?? [];
+    const names = params.map((p) => declaredName(p.childForFieldName('declarator') ?? p));
+    const body = fn.childForFieldName('body');
+    const stmts = body ? body.namedChildren : [];
+    if (stmts.length !== 1) break;
+    const call = statementCall(stmts[0]);
+    const known = call ? ARRAY_RELEASES.get(callName(call) ?? '') : undefined;
+    if (!call || !known) break;
+    const args = callArgs(call);
+    const pages = names.indexOf(args[known.pages]?.text ?? '');
+    const count = names.indexOf(args[known.count]?.text ?? '');
+    if (pages >= 0 && count >= 0) found = { params: names.length, pages, count };
+    break;
+  }
+  cache.set(name, found);
+  return found;
+}
+
+/** Labels of a function: name -> labeled_statement. */
+export function labelsOf(fn: Node): Map<string, Node> {
+  const m = new Map<string, Node>();
+  walk(fn, (n) => {
+    if (n.type === 'labeled_statement') {
+      const l = n.childForFieldName('label');
+      if (l) m.set(l.text, n);
+    }
+    return true;
+  });
+  return m;
+}
+
+/** goto statements of a function aiming at `label`. */
+export function gotosTo(fn: Node, label: string): Node[] {
+  const out: Node[] = [];
+  walk(fn, (n) => {
+    if (n.type === 'goto_statement' && n.childForFieldName('label')?.text === label) out.push(n);
+    return true;
+  });
+  return out;
+}
+
+/** The statement under a (possibly nested) labeled_statement, and the labels on it. */
+export function unlabel(stmt: Node): { stmt: Node; labels: Node[] } {
+  const labels: Node[] = [];
+  let s = stmt;
+  while (s.type === 'labeled_statement') {
+    labels.push(s);
+    const inner = s.namedChildren.filter((c) => c.type !== 'statement_identifier' && c.type !== 'comment');
+    if (inner.length !== 1) break;
+    s = inner[0];
+  }
+  return { stmt: s, labels };
+}
+
+/** Could control fall through into the statement after `prev`? */
+export function fallsThrough(prev: Node | null): boolean {
+  if (!prev) return true;
+  const s = unlabel(prev).stmt;
+  return !(s.type === 'return_statement' || s.type === 'goto_statement' || s.type === 'break_statement' || s.type === 'continue_statement');
+}
+
+/** Delete a label (`name:` on a line of its own), keeping the statement it labels. */
+export function deleteLabel(text: string, labeled: Node): Edit {
+  const label = labeled.childForFieldName('label')!;
+  const colonEnd = text.indexOf(':', label.endIndex) + 1;
+  if (startsLine(text, labeled.startIndex) && /^[ \t]*\r?\n/.test(text.slice(colonEnd))) {
+    // The label's line goes, and the blank line that set the label apart.
+    let start = lineStart(text, labeled.startIndex);
+    const prevStart = start > 0 ? lineStart(text, start - 1) : -1;
+    if (prevStart >= 0 && /^[ \t]*\r?\n$/.test(text.slice(prevStart, start))) start = prevStart;
+    return { start, end: lineEnd(text, colonEnd), text: '' };
+  }
+  let end = colonEnd;
+  while (text[end] === ' ' || text[end] === '\t') end++;
+  return { start: labeled.startIndex, end, text: '' };
+}
+
+export interface LabelRepairInput {
+  file: ParsedFile;
+  fn: Node;
+  /** The goto the pin failure takes. */
+  goto: Node;
+  /** The accumulated (or result-as-count) variable, when releases at the label use it. */
+  count: string;
+  /** The requested count: the release count after success. */
+  requested: string;
+  /** Text of the pages array. */
+  pages: string;
+  /** Statements at or before this offset run before the pages were pinned. */
+  pinnedFrom: number;
+}
+
+export interface LabelRepair {
+  edits: Edit[];
+  /** What the goto becomes, or null when it stays. */
+  gotoText: string | null;
+  /** Offset from which the pin failure path continues (for later checks). */
+  failureFrom: number | null;
+  note: string;
+}
+
+/**
+ * Repair the goto of a pin failure whose label releases `count` pages. The
+ * failure jumps to the next label after the release, or returns directly when
+ * only a return follows; the release keeps serving the other paths with the
+ * requested count, or goes with its label when only the failure reached it.
+ */
+export function repairLabel(inp: LabelRepairInput): LabelRepair | { refuse: string } {
+  const { file, fn, goto, count } = inp;
+  const text = file.text;
+  const labelName = goto.childForFieldName('label')!.text;
+  const labeled = labelsOf(fn).get(labelName);
+  if (!labeled) return { refuse: `label ${labelName} not found` };
+  const { stmt: first } = unlabel(labeled);
+  const mentions = (n: Node) => identUses(n, count).length > 0;
+  const rel = releaseOf(first, file);
+  if (!rel || !mentions(first)) {
+    // The release was inline (or there is none): the label needs no repair,
+    // unless the count is read further down the chain.
+    const chainUses = identUses(fn, count).filter((u) => u.startIndex >= labeled.startIndex);
+    if (chainUses.length) return { refuse: `label ${labelName} reads ${count} after the pin failure jumps there` };
+    return { edits: [], gotoText: null, failureFrom: labeled.startIndex, note: '' };
+  }
+  if (!sameExpr(rel.pages, inp.pages)) return { refuse: `label ${labelName} releases ${rel.pages}, not ${inp.pages}` };
+  if (!sameExpr(rel.count, count)) return { refuse: `label ${labelName} releases ${oneLine(rel.count.text)} pages, not ${count}` };
+  // The sequence after the release, in the same block.
+  const outer = labeled.parent!;
+  const siblings = outer.namedChildren.filter((c) => c.type !== 'comment');
+  const at = siblings.findIndex((c) => c.startIndex === labeled.startIndex);
+  const after = siblings[at + 1] ?? null;
+  let target: { gotoText: string; failureFrom: number | null };
+  if (after && after.type === 'labeled_statement') {
+    target = { gotoText: `goto ${after.childForFieldName('label')!.text};`, failureFrom: after.startIndex };
+  } else if (after && after.type === 'return_statement') {
+    target = { gotoText: oneLine(after.text), failureFrom: null };
+  } else {
+    return { refuse: `label ${labelName}: cleanup after the release remains to be done on the pin failure and no label follows the release` };
+  }
+  // Who else reaches the release?
+  const others = gotosTo(fn, labelName).filter((g) => g.startIndex !== goto.startIndex);
+  const prev = siblings[at - 1] ?? null;
+  const fall = fallsThrough(prev) && prev !== null;
+  const edits: Edit[] = [];
+  if (others.length === 0 && !fall) {
+    // Only the pin failure reached it: the label and its release go.
+    const labelLineStart = lineStart(text, labeled.startIndex);
+    edits.push(deleteLines(text, labelLineStart, first.endIndex));
+    return { edits, gotoText: target.gotoText, failureFrom: target.failureFrom, note: `label ${labelName} and its release went with the partial pin` };
+  }
+  const early = others.find((g) => g.startIndex < inp.pinnedFrom) ?? (fall && prev!.startIndex < inp.pinnedFrom ? prev : undefined);
+  if (early) return { refuse: `label ${labelName} is also reached before the pages are pinned` };
+  // Shared: the release now covers the requested count.
+  for (const u of identUses(rel.count, count)) {
+    edits.push({ start: u.startIndex, end: u.endIndex, text: inp.requested });
+  }
+  if (others.length === 0) edits.push(deleteLabel(text, labeled));
+  return {
+    edits,
+    gotoText: target.gotoText,
+    failureFrom: target.failureFrom,
+    note: `release at ${labelName} now covers ${inp.requested} pages`,
+  };
+}
+
+/** Was `name` written anywhere in `scope` other than by the nodes listed? */
+export function writtenOutside(scope: Node, name: string, allowed: (n: Node) => boolean): Node[] {
+  return writesTo(scope, name).filter((w) => !allowed(w));
+}
+
+export { contains };
+export { lineEnd };
