@@ -265,6 +265,14 @@ export function unlabel(stmt: Node): { stmt: Node; labels: Node[] } {
   return { stmt: s, labels };
 }
 
+/** The statement of the label's block (or the label's own) that holds `n`. */
+function siblingHolding(labeled: Node, n: Node): Node | null {
+  for (let s: Node | null = labeled; s; s = s.nextNamedSibling) {
+    if (n.startIndex >= s.startIndex && n.endIndex <= s.endIndex) return unlabel(s).stmt;
+  }
+  return null;
+}
+
 /** Could control fall through into the statement after `prev`? */
 export function fallsThrough(prev: Node | null): boolean {
   if (!prev) return true;
@@ -277,11 +285,8 @@ export function deleteLabel(text: string, labeled: Node): Edit {
   const label = labeled.childForFieldName('label')!;
   const colonEnd = text.indexOf(':', label.endIndex) + 1;
   if (startsLine(text, labeled.startIndex) && /^[ \t]*\r?\n/.test(text.slice(colonEnd))) {
-    // The label's line goes, and the blank line that set the label apart.
-    let start = lineStart(text, labeled.startIndex);
-    const prevStart = start > 0 ? lineStart(text, start - 1) : -1;
-    if (prevStart >= 0 && /^[ \t]*\r?\n$/.test(text.slice(prevStart, start))) start = prevStart;
-    return { start, end: lineEnd(text, colonEnd), text: '' };
+    // Only the label's line goes.
+    return { start: lineStart(text, labeled.startIndex), end: lineEnd(text, colonEnd), text: '' };
   }
   let end = colonEnd;
   while (text[end] === ' ' || text[end] === '\t') end++;
@@ -331,7 +336,15 @@ export function repairLabel(inp: LabelRepairInput): LabelRepair | { refuse: stri
     // The release was inline (or there is none): the label needs no repair,
     // unless the count is read further down the chain.
     const chainUses = identUses(fn, count).filter((u) => u.startIndex >= labeled.startIndex);
-    if (chainUses.length) return { refuse: `label ${labelName} reads ${count} after the pin failure jumps there` };
+    if (chainUses.length) {
+      const holder = siblingHolding(labeled, chainUses[0]);
+      return {
+        refuse:
+          holder && holder.type === 'if_statement'
+            ? `label ${labelName} releases the ${count} pages inside \`${oneLine(holder.text.split('\n')[0])}\` together with other cleanup: no existing label after the release fits, and the tool invents none`
+            : `label ${labelName} reads ${count} after the pin failure jumps there`,
+      };
+    }
     return { edits: [], gotoText: null, failureFrom: labeled.startIndex, note: '' };
   }
   if (!sameExpr(rel.pages, inp.pages)) return { refuse: `label ${labelName} releases ${rel.pages}, not ${inp.pages}` };

@@ -123,7 +123,7 @@ export function writesTo(scope: Node, name: string): Node[] {
   walk(scope, (n) => {
     const w = writeTarget(n);
     if (w && isIdent(unparen(w.target), name)) out.push(n);
-    if (n.type === 'init_declarator' && isIdent(n.childForFieldName('declarator'), name)) out.push(n);
+    if (n.type === 'init_declarator' && declaredName(n) === name) out.push(n);
     return true;
   });
   return out;
