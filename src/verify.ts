@@ -41,9 +41,24 @@ export function verifyRewrite(
     const left = identUses(newFn, v);
     if (left.length) return { reason: `the rewrite would leave a use of the removed variable ${v}`, after };
   }
+  const orphan = orphanedStatics(before, after);
+  if (orphan) return { reason: `the rewrite would leave the static function ${orphan} unused`, after };
   const again = transform
     .match(after)
     .filter((m) => m.plan !== undefined && m.callStart >= newFn.startIndex && m.callStart < newFn.endIndex);
   if (again.length) return { reason: 'the rewrite is not idempotent: a second run would change it again', after };
   return { reason: null, after };
+}
+
+/** A static function called before the rewrite and no longer after it. */
+function orphanedStatics(before: ParsedFile, after: ParsedFile): string | null {
+  const statics = before.root.namedChildren
+    .filter((n) => n.type === 'function_definition' && /^\s*static\b/.test(n.text))
+    .map((n) => functionName(n))
+    .filter((n): n is string => !!n);
+  for (const name of statics) {
+    const count = (f: ParsedFile) => identUses(f.root, name).filter((u) => u.parent?.type !== 'function_declarator').length;
+    if (count(before) > 0 && count(after) === 0) return name;
+  }
+  return null;
 }

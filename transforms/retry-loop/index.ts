@@ -25,7 +25,7 @@ import { dedent, deleteNodeLines, indentAt, sliceWithEdits } from '../../src/c/t
 import type { Edit, Match, Rewrite } from '../../src/types.js';
 import { defineTransform } from '../../src/types.js';
 import { LOCK_CALLS } from '../gup-api.js';
-import { GupCall, completeFlags, findGupCalls, labelsOf, releaseOf, repairLabel, siteFor, unlabel } from '../common.js';
+import { GupCall, completeFlags, findGupCalls, gotosTo, labelsOf, releaseOf, repairLabel, siteFor, unlabel } from '../common.js';
 
 const ID = 'retry-loop';
 
@@ -598,6 +598,8 @@ function plan(file: ParsedFile, fn: Node, g: GupCall, loop: Node, p: Parts): Ver
         review(`${acc} is read before the loop`);
       }
       if (failureFrom !== null && u.startIndex >= failureFrom) review(`${acc} is read on the failure path after the loop`);
+      const early = earlyLabel(fn, loop, u);
+      if (early) review(`${acc} is read after label ${early}, which a goto before the loop reaches`);
       edits.push({ start: u.startIndex, end: u.endIndex, text: countText(u, requested) });
       notes.push(`later uses of ${acc} read ${requested}`);
     }
@@ -659,6 +661,15 @@ function isDeclOf(u: Node, name: string): boolean {
     if (!/^(pointer_declarator|array_declarator|parenthesized_declarator)$/.test(p.type)) return false;
   }
   return false;
+}
+
+/** A label at or before `u` that a goto placed before the loop jumps to. */
+function earlyLabel(fn: Node, loop: Node, u: Node): string | null {
+  for (const [name, labeled] of labelsOf(fn)) {
+    if (labeled.startIndex > u.startIndex) continue;
+    if (gotosTo(fn, name).some((g) => g.startIndex < loop.startIndex)) return name;
+  }
+  return null;
 }
 
 /** `acc = 0` in a for initialiser (possibly among comma parts). */
@@ -1033,7 +1044,7 @@ export default defineTransform<Rewrite>({
       'accumulators that are struct fields or out-parameters',
       'loops with a comment, #if or parse error inside, or whose failure label cannot be repaired with an existing label (review)',
     ],
-    help: 'https://lore.kernel.org/all/20201027131516.GN36674@ziepe.ca/ (FOLL_COMPLETE: pin exactly npages or fail)',
+    help: 'FOLL_COMPLETE pins exactly npages or fails (0 or -errno, nothing left pinned); see "Re: [PATCH 1/2] mm: reorganize internal_get_user_pages_fast()", linux-mm, 27 Oct 2020',
   },
   match(file: ParsedFile): Match<Rewrite>[] {
     const out: Match<Rewrite>[] = [];
