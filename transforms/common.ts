@@ -20,7 +20,7 @@ import {
   unparen,
   writesTo,
 } from '../src/c/syntax.js';
-import { deleteLines, lineEnd, lineStart, startsLine } from '../src/c/text.js';
+import { deleteLines, deleteNodeLines, lineEnd, lineStart, startsLine } from '../src/c/text.js';
 import type { Edit, Site } from '../src/types.js';
 import {
   ARRAY_RELEASES,
@@ -314,6 +314,8 @@ export interface LabelRepair {
   gotoText: string | null;
   /** Offset from which the pin failure path continues (for later checks). */
   failureFrom: number | null;
+  /** The label released the partial pages (before the repair). */
+  released: boolean;
   note: string;
 }
 
@@ -345,7 +347,7 @@ export function repairLabel(inp: LabelRepairInput): LabelRepair | { refuse: stri
             : `label ${labelName} reads ${count} after the pin failure jumps there`,
       };
     }
-    return { edits: [], gotoText: null, failureFrom: labeled.startIndex, note: '' };
+    return { edits: [], gotoText: null, failureFrom: labeled.startIndex, released: false, note: '' };
   }
   if (!sameExpr(rel.pages, inp.pages)) return { refuse: `label ${labelName} releases ${rel.pages}, not ${inp.pages}` };
   if (!sameExpr(rel.count, count)) return { refuse: `label ${labelName} releases ${oneLine(rel.count.text)} pages, not ${count}` };
@@ -354,13 +356,11 @@ export function repairLabel(inp: LabelRepairInput): LabelRepair | { refuse: stri
   const siblings = outer.namedChildren.filter((c) => c.type !== 'comment');
   const at = siblings.findIndex((c) => c.startIndex === labeled.startIndex);
   const after = siblings[at + 1] ?? null;
-  let target: { gotoText: string; failureFrom: number | null };
+  let target: { gotoText: string; failureFrom: number | null } | null = null;
   if (after && after.type === 'labeled_statement') {
     target = { gotoText: `goto ${after.childForFieldName('label')!.text};`, failureFrom: after.startIndex };
   } else if (after && after.type === 'return_statement') {
     target = { gotoText: oneLine(after.text), failureFrom: null };
-  } else {
-    return { refuse: `label ${labelName}: cleanup after the release remains to be done on the pin failure and no label follows the release` };
   }
   // Who else reaches the release?
   const others = gotosTo(fn, labelName).filter((g) => g.startIndex !== goto.startIndex);
@@ -368,10 +368,24 @@ export function repairLabel(inp: LabelRepairInput): LabelRepair | { refuse: stri
   const fall = fallsThrough(prev) && prev !== null;
   const edits: Edit[] = [];
   if (others.length === 0 && !fall) {
-    // Only the pin failure reached it: the label and its release go.
-    const labelLineStart = lineStart(text, labeled.startIndex);
-    edits.push(deleteLines(text, labelLineStart, first.endIndex));
-    return { edits, gotoText: target.gotoText, failureFrom: target.failureFrom, note: `label ${labelName} and its release went with the partial pin` };
+    // Only the pin failure reached it: the release goes. When a label follows,
+    // the failure jumps there and this label goes too; otherwise the label
+    // stays for what follows the release.
+    if (after && after.type === 'labeled_statement') {
+      edits.push(deleteLines(text, lineStart(text, labeled.startIndex), first.endIndex));
+      return { edits, gotoText: target!.gotoText, failureFrom: target!.failureFrom, released: true, note: `label ${labelName} and its release went with the partial pin` };
+    }
+    if (after && after.type === 'return_statement') {
+      // Nothing else to undo: the failure returns directly, and the label,
+      // its release and that return, reached by nothing else, go.
+      edits.push(deleteLines(text, lineStart(text, labeled.startIndex), after.endIndex));
+      return { edits, gotoText: target!.gotoText, failureFrom: null, released: true, note: `the failure returns directly; label ${labelName} went with the partial pin` };
+    }
+    edits.push(deleteNodeLines(text, first));
+    return { edits, gotoText: null, failureFrom: labeled.startIndex, released: true, note: `the release under ${labelName} went with the partial pin` };
+  }
+  if (!target) {
+    return { refuse: `label ${labelName}: cleanup after the release remains to be done on the pin failure and no label follows the release` };
   }
   const early = others.find((g) => g.startIndex < inp.pinnedFrom) ?? (fall && prev!.startIndex < inp.pinnedFrom ? prev : undefined);
   if (early) return { refuse: `label ${labelName} is also reached before the pages are pinned` };
@@ -384,6 +398,7 @@ export function repairLabel(inp: LabelRepairInput): LabelRepair | { refuse: stri
     edits,
     gotoText: target.gotoText,
     failureFrom: target.failureFrom,
+    released: true,
     note: `release at ${labelName} now covers ${inp.requested} pages`,
   };
 }

@@ -45,7 +45,7 @@ export function deleteLines(text: string, start: number, end: number): Edit {
   const prevStart = s > 0 ? lineStart(text, s - 1) : -1;
   const prev = prevStart >= 0 ? text.slice(prevStart, s) : null;
   const next = e < text.length ? text.slice(e, lineEnd(text, e)) : null;
-  if (next !== null && isBlank(next) && (prev === null || isBlank(prev) || /\{\s*$/.test(prev))) {
+  if (next !== null && isBlank(next) && (prev === null || isBlank(prev) || /\{\s*$/.test(prev) || /^[A-Za-z_]\w*:\s*$/.test(prev))) {
     e = lineEnd(text, e);
   } else if (prev !== null && isBlank(prev) && (next === null || /^\s*\}/.test(next))) {
     s = prevStart;

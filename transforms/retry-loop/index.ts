@@ -789,41 +789,12 @@ function checkStable(fn: Node, requested: string, loop: Node): void {
 function readBeforeWrite(fn: Node, name: string, stmt: Node | null): Node | null {
   const labels = labelsOf(fn);
   const seen = new Set<number>();
+  const flow = new PathFlow(fn, name, labels, seen);
   let s = stmt;
-  for (let guard = 0; guard < 10000; guard++) {
-    if (!s) {
-      return null;
-    }
-    if (seen.has(s.startIndex)) return null;
-    seen.add(s.startIndex);
-    const { stmt: inner } = unlabel(s);
-    const uses = identUses(inner, name);
-    if (inner.type === 'return_statement') return uses.length ? inner : null;
-    if (inner.type === 'goto_statement') {
-      const target = labels.get(inner.childForFieldName('label')!.text);
-      if (!target) return inner;
-      s = target;
-      continue;
-    }
-    if (inner.type === 'expression_statement') {
-      const e = inner.namedChild(0);
-      const w = e ? writeTarget(e) : null;
-      if (w && w.op === '=' && isIdent(unparen(w.target), name) && identUses(w.value!, name).length === 0) return null;
-      if (uses.length) return inner;
-    } else if (uses.length || /goto|return/.test(inner.type) || inner.descendantsOfType(['goto_statement', 'return_statement', 'break_statement', 'continue_statement']).length) {
-      // A compound statement that reads the name, or leaves the straight path.
-      if (uses.length) return inner;
-      if (inner.descendantsOfType(['goto_statement', 'break_statement', 'continue_statement']).length) {
-        // Conservative: follow only straight paths.
-        const exits = inner.descendantsOfType('goto_statement');
-        for (const g of exits) {
-          const t = labels.get(g.childForFieldName('label')!.text);
-          const r = t ? readBeforeWrite(fn, name, t) : g;
-          if (r) return r;
-        }
-        if (inner.descendantsOfType(['break_statement', 'continue_statement']).length) return inner;
-      }
-    }
+  while (s) {
+    const f = flow.stmt(s);
+    if (f.read) return f.read;
+    if (f.writes || f.exits) return null;
     let next = nextStatement(s);
     let up: Node | null = s.parent;
     while (!next && up && up !== fn) {
@@ -835,6 +806,89 @@ function readBeforeWrite(fn: Node, name: string, stmt: Node | null): Node | null
     s = next;
   }
   return null;
+}
+
+interface Flow {
+  /** The first statement that reads the name before it is written. */
+  read: Node | null;
+  /** Every path that goes on has written the name. */
+  writes: boolean;
+  /** No path goes on (all return or jump away). */
+  exits: boolean;
+}
+
+const NONE: Flow = { read: null, writes: false, exits: false };
+
+/** Does a path through some statements read a variable before writing it? */
+class PathFlow {
+  constructor(
+    private readonly fn: Node,
+    private readonly name: string,
+    private readonly labels: Map<string, Node>,
+    private readonly seen: Set<number>,
+  ) {}
+
+  seq(stmts: Node[]): Flow {
+    for (const s of stmts) {
+      if (s.type === 'comment') continue;
+      const f = this.stmt(s);
+      if (f.read || f.writes || f.exits) return f;
+    }
+    return NONE;
+  }
+
+  /** From a label to the end of its block, falling through later labels. */
+  fromLabel(l: Node): Flow {
+    if (this.seen.has(l.startIndex)) return { read: null, writes: false, exits: true };
+    this.seen.add(l.startIndex);
+    const list: Node[] = [];
+    for (let x: Node | null = l; x; x = nextStatement(x)) list.push(x);
+    const f = this.seq(list);
+    return f.read || f.writes || f.exits ? f : { read: null, writes: false, exits: true };
+  }
+
+  stmt(s0: Node): Flow {
+    const s = unlabel(s0).stmt;
+    const uses = identUses(s, this.name);
+    switch (s.type) {
+      case 'expression_statement': {
+        const e = s.namedChild(0);
+        const w = e ? writeTarget(e) : null;
+        if (w && w.op === '=' && isIdent(unparen(w.target), this.name) && identUses(w.value!, this.name).length === 0) {
+          return { read: null, writes: true, exits: false };
+        }
+        return uses.length ? { read: s, writes: false, exits: false } : NONE;
+      }
+      case 'return_statement':
+        return uses.length ? { read: s, writes: false, exits: true } : { read: null, writes: false, exits: true };
+      case 'goto_statement': {
+        const l = this.labels.get(s.childForFieldName('label')!.text);
+        if (!l) return { read: s, writes: false, exits: true };
+        const f = this.fromLabel(l);
+        return { read: f.read, writes: false, exits: true };
+      }
+      case 'compound_statement':
+        return this.seq(s.namedChildren);
+      case 'if_statement': {
+        if (identUses(s.childForFieldName('condition')!, this.name).length) return { read: s, writes: false, exits: false };
+        const t = this.stmt(s.childForFieldName('consequence')!);
+        const altClause = s.childForFieldName('alternative');
+        const e = altClause ? this.stmt(altClause.namedChildren[0]) : NONE;
+        if (t.read || e.read) return { read: t.read ?? e.read, writes: false, exits: false };
+        const exits = t.exits && e.exits;
+        const writes = !exits && (t.writes || t.exits) && (e.writes || e.exits);
+        return { read: null, writes, exits };
+      }
+      case 'declaration':
+        return uses.length ? { read: s, writes: false, exits: false } : NONE;
+      default:
+        // Loops, switches, break/continue: only when they do not touch the name.
+        if (uses.length || s.descendantsOfType(['goto_statement', 'return_statement', 'break_statement', 'continue_statement']).length || /^(break|continue)_statement$/.test(s.type)) {
+          return { read: s, writes: false, exits: false };
+        }
+        return NONE;
+    }
+  }
 }
 
 function nextStatement(n: Node): Node | null {
@@ -954,14 +1008,12 @@ function analyzeBranch(file: ParsedFile, fn: Node, loop: Node, ifs: Node, p: Par
       const repair = repairLabel({ file, fn, goto: term, count: acc, requested: p.requested, pages: p.pages, pinnedFrom: loop.startIndex });
       if ('refuse' in repair) review(repair.refuse);
       const r = repair as Exclude<typeof repair, { refuse: string }>;
-      if (r.gotoText !== null) {
-        if (released) review('the partial pages are released both in the branch and at the label');
-        inner.replace(term, r.gotoText);
-        res.notes.push(r.note);
-      }
+      if (r.released && released) review('the partial pages are released both in the branch and at the label');
+      if (r.gotoText !== null) inner.replace(term, r.gotoText);
+      if (r.note) res.notes.push(r.note);
+      released = released || r.released;
       res.outer.push(...r.edits);
       res.failureFrom = r.failureFrom;
-      if (r.gotoText === null && !released) review('the failure path releases no pinned pages: nothing shows the loop is a complete-or-fail retry');
     } else if (!released && where === 'loop') {
       // Decrementing form without an accumulator: the label cannot release a count we know.
       res.failureFrom = null;

@@ -1,0 +1,123 @@
+/**
+ * One chunk of files through read -> prefilter -> engine. Shared by the worker
+ * threads (src/worker.ts) and the in-thread path of `run()` (src/index.ts), so
+ * both give the same results.
+ *
+ * Memory: a file is read into one scratch buffer that is reused for the next
+ * file; only candidates are decoded, and of a candidate only its FileResult
+ * (sites, and the rewritten text when a rewrite was accepted) and, for a
+ * changed file, its original text are kept.
+ */
+import * as fs from 'node:fs';
+import { TRANSFORMS } from '../transforms/index.js';
+import { processText, type FileResult } from './engine.js';
+import { displayPath, errText } from './files.js';
+import { Prefilter } from './prefilter.js';
+import type { Transform } from './types.js';
+
+/** A file to scan: its index in the sorted walk, and its absolute path. */
+export interface ScanFile {
+  id: number;
+  abs: string;
+}
+
+/** What one candidate (or unreadable file) gave. Files that are not candidates give nothing. */
+export interface ScanItem {
+  id: number;
+  /** Display path. */
+  path: string;
+  /** The file could not be read, or is binary. */
+  problem?: string;
+  result?: FileResult;
+  /** The text as read (latin1), only when `result.output` is set. */
+  before?: string;
+}
+
+export interface ChunkResult {
+  scanned: number;
+  candidates: number;
+  sites: number;
+  /** Bytes handed to the parser by this scanner so far (all chunks). */
+  parsedBytes: number;
+  items: ScanItem[];
+}
+
+/** What a scanner needs; plain data, so that it can be sent to a worker. */
+export interface ScanConfig {
+  cwd: string;
+  /** Transform ids, already checked, in the order they run. */
+  transforms: string[];
+  /** Trigger names; null parses every file (--no-prefilter). */
+  triggers: string[] | null;
+}
+
+const INITIAL_BUFFER = 1 << 20;
+
+export class Scanner {
+  private buf = Buffer.allocUnsafe(INITIAL_BUFFER);
+  private readonly prefilter: Prefilter | null;
+  private readonly transforms: readonly Transform<any>[];
+  private parsedBytes = 0;
+
+  constructor(private readonly config: ScanConfig) {
+    this.prefilter = config.triggers ? new Prefilter(config.triggers) : null;
+    this.transforms = config.transforms.map((id) => {
+      const t = TRANSFORMS.find((x) => x.meta.id === id);
+      if (!t) throw new Error(`unknown transform '${id}'`);
+      return t;
+    });
+  }
+
+  /**
+   * The whole file, as a view of the scratch buffer that the next read
+   * overwrites. One open, reads until end of file, one close; no stat.
+   */
+  private read(abs: string): Buffer {
+    const fd = fs.openSync(abs, 'r');
+    let len = 0;
+    try {
+      for (;;) {
+        if (len === this.buf.length) {
+          const bigger = Buffer.allocUnsafe(this.buf.length * 2);
+          this.buf.copy(bigger, 0, 0, len);
+          this.buf = bigger;
+        }
+        const n = fs.readSync(fd, this.buf, len, this.buf.length - len, null);
+        if (n === 0) break;
+        len += n;
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+    return this.buf.subarray(0, len);
+  }
+
+  scan(files: readonly ScanFile[]): ChunkResult {
+    const out: ChunkResult = { scanned: 0, candidates: 0, sites: 0, parsedBytes: 0, items: [] };
+    for (const f of files) {
+      out.scanned++;
+      let bytes: Buffer;
+      try {
+        bytes = this.read(f.abs);
+      } catch (e) {
+        out.items.push({ id: f.id, path: displayPath(this.config.cwd, f.abs), problem: errText(e) });
+        continue;
+      }
+      if (this.prefilter && !this.prefilter.matches(bytes)) continue;
+      out.candidates++;
+      const shown = displayPath(this.config.cwd, f.abs);
+      if (bytes.includes(0)) {
+        out.items.push({ id: f.id, path: shown, problem: 'binary file (holds NUL bytes); skipped' });
+        continue;
+      }
+      const text = bytes.toString('latin1');
+      if (this.buf.length > 4 * INITIAL_BUFFER) this.buf = Buffer.allocUnsafe(INITIAL_BUFFER);
+      this.parsedBytes += text.length;
+      const result = processText(shown, text, this.transforms);
+      out.sites += result.sites.length;
+      out.items.push({ id: f.id, path: shown, result, before: result.output !== undefined ? text : undefined });
+    }
+    out.parsedBytes = this.parsedBytes;
+    return out;
+  }
+}
