@@ -31,8 +31,13 @@ export async function walkPaths(paths: string[], cwd: string): Promise<WalkResul
   return walkPathsSync(paths, cwd);
 }
 
-export function walkPathsSync(paths: string[], cwd: string): WalkResult {
-  const files = new Set<string>();
+/**
+ * `walkPaths`, synchronous. `onFile`, when given, is called with the number
+ * of files found so far each time one is found (run() starts its worker
+ * threads during the walk once a tree proves large).
+ */
+export function walkPathsSync(paths: string[], cwd: string, onFile?: (count: number) => void): WalkResult {
+  const files = new FileSet(onFile);
   const problems: FileProblem[] = [];
   for (const p of paths) {
     const abs = path.resolve(cwd, p);
@@ -58,6 +63,18 @@ export function walkPathsSync(paths: string[], cwd: string): WalkResult {
     walkDir(abs, { base: abs, real: root }, files, problems);
   }
   return { files: [...files].sort(), problems };
+}
+
+/** The files found, in a Set, with the onFile hook. */
+class FileSet extends Set<string> {
+  constructor(private readonly onFile?: (count: number) => void) {
+    super();
+  }
+  override add(file: string): this {
+    super.add(file);
+    this.onFile?.(this.size);
+    return this;
+  }
 }
 
 interface Root {

@@ -2,13 +2,15 @@
  * gupmod's public API: `run(options)` walks, prefilters, parses, matches,
  * rewrites and verifies, and returns what it found. It never prints.
  */
-import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
+import { existsSync } from 'node:fs';
+import * as os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { TRANSFORMS } from '../transforms/index.js';
 import { GUP_TRIGGERS } from '../transforms/gup-api.js';
-import { processText, type FileResult } from './engine.js';
-import { errText, walkPaths, type FileProblem } from './files.js';
-import { Prefilter } from './prefilter.js';
+import type { FileResult } from './engine.js';
+import { displayPath, walkPathsSync, type FileProblem } from './files.js';
+import { Scanner, type ChunkResult, type ScanConfig, type ScanFile, type ScanItem } from './scan.js';
 import type { Site, Transform } from './types.js';
 import { writeAtomic } from './write.js';
 
@@ -17,6 +19,7 @@ export type { FileResult } from './engine.js';
 export type { FileProblem } from './files.js';
 export { TRANSFORMS } from '../transforms/index.js';
 export { processText } from './engine.js';
+export { displayPath } from './files.js';
 
 export interface RunOptions {
   paths: string[];
@@ -27,7 +30,13 @@ export interface RunOptions {
   write?: boolean;
   /** Parse every file, not only those holding a trigger name (for measurement). */
   noPrefilter?: boolean;
-  /** Called after each file, for a progress line. */
+  /**
+   * Worker threads that parse (default: os.availableParallelism(), or none
+   * below AUTO_MIN_FILES files); 0 processes in the calling thread. The
+   * result is the same whatever the number.
+   */
+  jobs?: number;
+  /** Called as files are done (after each chunk of files), for a progress line. */
   onProgress?: (p: Progress) => void;
 }
 
@@ -67,55 +76,88 @@ export function selectTransforms(ids: string[] | undefined): Transform<any>[] {
 
 export class UsageError extends Error {}
 
-/** Path relative to cwd with `/` separators and no leading `./`. */
-export function displayPath(cwd: string, abs: string): string {
-  const rel = path.relative(cwd, abs) || path.basename(abs);
-  return rel.split(path.sep).join('/');
+/** Run with worker threads only from this many files up, unless `jobs` is given. */
+const AUTO_MIN_FILES = 512;
+/** Files per message to a worker. */
+const CHUNK_FILES = 32;
+/** Chunks a worker holds at once (one running, the next queued). */
+const IN_FLIGHT = 2;
+/**
+ * A worker that has parsed this many bytes is replaced by a fresh one: the
+ * tree-sitter binding does not free parsed trees (about 15 bytes per source
+ * byte stay allocated), and ending the thread returns them.
+ */
+const RECYCLE_BYTES = 8 << 20;
+
+/**
+ * The compiled worker script, or null when there is none: running compiled,
+ * dist/src/worker.js beside this module; running from the TypeScript sources
+ * (vitest), the compiled one in dist/ when it has been built (`npm test`
+ * builds first), else null and run() processes in its own thread.
+ */
+export function workerScript(): URL | null {
+  const here = import.meta.url;
+  const url = here.endsWith('.ts') ? new URL('../dist/src/worker.js', here) : new URL('./worker.js', here);
+  return existsSync(fileURLToPath(url)) ? url : null;
+}
+
+function checkJobs(jobs: number | undefined): void {
+  if (jobs !== undefined && !(Number.isInteger(jobs) && jobs >= 0)) {
+    throw new UsageError(`--jobs wants a whole number of workers (0: none, in the main thread); got '${jobs}'`);
+  }
 }
 
 export async function run(opts: RunOptions): Promise<RunResult> {
   const transforms = selectTransforms(opts.transforms);
-  const triggers = GUP_TRIGGERS;
-  const prefilter = new Prefilter(triggers);
-  const walked = await walkPaths(opts.paths, opts.cwd);
+  checkJobs(opts.jobs);
+  const config: ScanConfig = {
+    cwd: opts.cwd,
+    transforms: transforms.map((t) => t.meta.id),
+    triggers: opts.noPrefilter ? null : [...GUP_TRIGGERS],
+  };
+  const walked = walkPathsSync(opts.paths, opts.cwd);
   const problems: FileProblem[] = walked.problems.map((p) => ({ path: displayPath(opts.cwd, p.path), reason: p.reason }));
-  const results: FileResult[] = [];
-  const originals = new Map<string, { abs: string; bytes: Buffer }>();
-  let candidates = 0;
-  let siteCount = 0;
-  let scanned = 0;
-  for (const abs of walked.files) {
-    const shown = displayPath(opts.cwd, abs);
-    scanned++;
-    let bytes: Buffer;
-    try {
-      bytes = await fs.readFile(abs);
-    } catch (e) {
-      problems.push({ path: shown, reason: errText(e) });
-      continue;
-    }
-    if (!opts.noPrefilter && !prefilter.matches(bytes)) continue;
-    candidates++;
-    if (bytes.includes(0)) {
-      problems.push({ path: shown, reason: 'binary file (holds NUL bytes); skipped' });
-      continue;
-    }
-    const r = processText(shown, bytes.toString('latin1'), transforms);
-    if (r.error) problems.push({ path: shown, reason: r.error });
-    siteCount += r.sites.length;
-    results.push(r);
-    if (r.output !== undefined) originals.set(shown, { abs, bytes });
-    opts.onProgress?.({ scanned, total: walked.files.length, candidates, sites: siteCount });
+  const total = walked.files.length;
+  const script = workerScript();
+  const jobs = opts.jobs ?? (total < AUTO_MIN_FILES ? 0 : os.availableParallelism());
+  const workers = script ? Math.min(jobs, total) : 0;
+  // Small trees still give each worker a few chunks.
+  const size = Math.max(1, Math.min(CHUNK_FILES, Math.ceil(total / (4 * Math.max(1, workers)))));
+  const chunks: ScanFile[][] = [];
+  for (let i = 0; i < total; i += size) {
+    chunks.push(walked.files.slice(i, i + size).map((abs, k) => ({ id: i + k, abs })));
   }
+  const items: ScanItem[] = [];
+  const progress: Progress = { scanned: 0, total, candidates: 0, sites: 0 };
+  const gather = (r: ChunkResult) => {
+    for (const it of r.items) items.push(it);
+    progress.scanned += r.scanned;
+    progress.candidates += r.candidates;
+    progress.sites += r.sites;
+    opts.onProgress?.({ ...progress });
+  };
+  if (workers > 0) {
+    await runPool(script!, workers, config, chunks, gather);
+  } else {
+    const scanner = new Scanner(config);
+    for (const c of chunks) gather(scanner.scan(c));
+  }
+  items.sort((a, b) => a.id - b.id);
+  const results: FileResult[] = [];
   const changed: ChangedFile[] = [];
-  for (const r of results) {
-    if (r.output === undefined) continue;
-    const o = originals.get(r.path)!;
-    changed.push({ path: r.path, absPath: o.abs, before: o.bytes.toString('latin1'), after: r.output });
+  for (const it of items) {
+    if (it.problem) problems.push({ path: it.path, reason: it.problem });
+    const r = it.result;
+    if (!r) continue;
+    if (r.error) problems.push({ path: it.path, reason: r.error });
+    results.push(r);
+    if (r.output !== undefined) {
+      changed.push({ path: it.path, absPath: walked.files[it.id]!, before: it.before!, after: r.output });
+    }
   }
   if (opts.write) {
     for (const c of changed) {
-      const err = await writeAtomic(c.absPath, originals.get(c.path)!.bytes, c.after);
+      const err = await writeAtomic(c.absPath, Buffer.from(c.before, 'latin1'), c.after);
       if (err) problems.push({ path: c.path, reason: err });
     }
   }
@@ -123,7 +165,84 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     sites: results.flatMap((r) => r.sites),
     changed,
     problems,
-    scanned,
-    candidates,
+    scanned: progress.scanned,
+    candidates: progress.candidates,
   };
+}
+
+/**
+ * Hand the chunks, in order, to `n` workers, each holding at most IN_FLIGHT
+ * chunks; `gather` sees each ChunkResult as it arrives (in no fixed order).
+ * The first error (an exception in a worker, or a worker that dies) ends the
+ * run: every worker is stopped and the promise rejects.
+ */
+function runPool(script: URL, n: number, config: ScanConfig, chunks: ScanFile[][], gather: (r: ChunkResult) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    interface Slot {
+      worker: Worker;
+      inFlight: number;
+      retiring: boolean;
+    }
+    const live = new Set<Slot>();
+    let next = 0;
+    let done = 0;
+    let failed = false;
+    const stopAll = () => {
+      for (const s of live) void s.worker.terminate();
+      live.clear();
+    };
+    const fail = (e: Error) => {
+      if (failed) return;
+      failed = true;
+      stopAll();
+      reject(e);
+    };
+    const feed = (s: Slot) => {
+      while (!s.retiring && s.inFlight < IN_FLIGHT && next < chunks.length) {
+        s.inFlight++;
+        s.worker.postMessage({ files: chunks[next++] });
+      }
+    };
+    const retire = (s: Slot) => {
+      live.delete(s);
+      void s.worker.terminate();
+    };
+    const spawn = () => {
+      const worker = new Worker(script, { workerData: config });
+      const s: Slot = { worker, inFlight: 0, retiring: false };
+      live.add(s);
+      worker.on('message', (msg: { ok?: ChunkResult; error?: string }) => {
+        if (failed) return;
+        if (msg.error !== undefined) {
+          const e = new Error(msg.error.split('\n')[0]);
+          e.stack = msg.error;
+          fail(e);
+          return;
+        }
+        s.inFlight--;
+        done++;
+        gather(msg.ok!);
+        if (done === chunks.length) {
+          stopAll();
+          resolve();
+          return;
+        }
+        if (!s.retiring && msg.ok!.parsedBytes >= RECYCLE_BYTES && next < chunks.length) {
+          s.retiring = true;
+          feed(spawn());
+        }
+        if (s.retiring) {
+          if (s.inFlight === 0) retire(s);
+        } else {
+          feed(s);
+        }
+      });
+      worker.on('error', (e) => fail(e));
+      worker.on('exit', (code) => {
+        if (live.has(s) && !failed) fail(new Error(`a worker thread exited (code ${code}) before its work was done`));
+      });
+      return s;
+    };
+    for (let i = 0; i < n; i++) feed(spawn());
+  });
 }

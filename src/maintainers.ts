@@ -270,20 +270,38 @@ export function getMaintainerPl(tree: string, patch: string): Recipients | { err
 }
 
 /**
- * A subsystem prefix for a commit subject derived from a directory path,
- * for trees without git history to learn from: `drivers/` and `gpu/` are
- * dropped, `infiniband/` is written `RDMA`, `media/` gives `media: <dir>:`,
- * otherwise the first and last directory (`drm/etnaviv`), or the only one
- * (`vhost`). A path in the top directory gives its file name.
+ * A subsystem prefix for a commit subject derived from the paths of a
+ * patch's files, for trees without git history to learn from. The common
+ * directory loses a leading `drivers/`, `fs/`, `arch/` and `gpu/`; DRM,
+ * InfiniBand (`RDMA`) and architecture code take `first/last:`
+ * (`drm/etnaviv:`, `RDMA/qib:`, `x86/svm:`), other subsystems
+ * `first: last:` (`media: ivtv:`); a single directory gives `dir:`, or
+ * `dir/file:` for one file (`mm/gup:`, `vhost/vdpa:`).
  */
-export function prefixFromPath(dir: string): string {
-  let parts = dir.split('/').filter((p) => p && p !== '.');
-  if (parts[0] === 'drivers' && parts.length > 1) parts = parts.slice(1);
-  if (parts[0] === 'gpu' && parts.length > 1) parts = parts.slice(1);
+export function prefixFromPaths(paths: string[]): string {
+  const dirs = paths.map((p) => p.split('/').slice(0, -1));
+  let n = dirs[0]?.length ?? 0;
+  for (const d of dirs) {
+    let i = 0;
+    while (i < n && i < d.length && d[i] === dirs[0][i]) i++;
+    n = i;
+  }
+  let parts = (dirs[0] ?? []).slice(0, n);
+  let slash = false;
+  if (parts.length > 1 && (parts[0] === 'drivers' || parts[0] === 'fs')) parts = parts.slice(1);
+  if (parts.length > 1 && parts[0] === 'arch') {
+    parts = parts.slice(1);
+    slash = true;
+  }
+  if (parts.length > 1 && parts[0] === 'gpu') parts = parts.slice(1);
+  if (parts[0] === 'infiniband') parts = ['RDMA', ...parts.slice(1)];
+  if (parts[0] === 'drm' || parts[0] === 'RDMA') slash = true;
   if (parts.length === 0) return 'treewide:';
+  if (parts.length === 1) {
+    const files = new Set(paths.map((p) => p.split('/').pop()!.replace(/\.[^.]*$/, '')));
+    return files.size === 1 && !slash ? `${parts[0]}/${[...files][0]}:` : `${parts[0]}:`;
+  }
+  const first = parts[0];
   const last = parts[parts.length - 1];
-  if (parts[0] === 'infiniband') return parts.length > 1 ? `RDMA/${last}:` : 'RDMA:';
-  if (parts[0] === 'media') return parts.length > 1 ? `media: ${last}:` : 'media:';
-  if (parts.length === 1) return `${parts[0]}:`;
-  return `${parts[0]}/${last}:`;
+  return slash ? `${first}/${last}:` : `${first}: ${last}:`;
 }

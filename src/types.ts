@@ -70,6 +70,31 @@ export interface TransformMeta {
   refuses: string[];
   /** Help text / URL for report consumers. */
   help: string;
+  /** Wording for the commit messages of `gupmod format-patch` (README, "Patch series"). */
+  commitText?: CommitText;
+}
+
+/**
+ * Commit message wording for a transform's rewrites. Placeholders: {function},
+ * {api} (with `()`), {apis}, {what} (the reason's first `; ` clause),
+ * {notes} (the later clauses, less `omit`), {reason}, {s} ('s' for several
+ * sites); `[[...]]` is dropped when a placeholder in it is empty.
+ */
+export interface CommitText {
+  /** The subject after the subsystem prefix. */
+  subject: string;
+  /** One paragraph per site: what the code did. */
+  site: string;
+  /** Once per patch: what the rewrite relies on, why the partial release goes. */
+  why: string;
+  /** Once per patch: the errno a failing call returns. */
+  errno?: string;
+  /** Per site with bugs: what it fixes. */
+  fix?: string;
+  /** Once per cover letter: what the series relies on. */
+  cover?: string;
+  /** Reason clauses the message leaves out ({notes}). */
+  omit?: string[];
 }
 
 export interface Transform<P = unknown> {

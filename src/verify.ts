@@ -41,6 +41,8 @@ export function verifyRewrite(
     const left = identUses(newFn, v);
     if (left.length) return { reason: `the rewrite would leave a use of the removed variable ${v}`, after };
   }
+  const label = orphanedLabel(oldFn, newFn);
+  if (label) return { reason: `the rewrite would leave label ${label} unused`, after };
   const orphan = orphanedStatics(before, after);
   if (orphan) return { reason: `the rewrite would leave the static function ${orphan} unused`, after };
   const again = transform
@@ -59,6 +61,19 @@ function orphanedStatics(before: ParsedFile, after: ParsedFile): string | null {
   for (const name of statics) {
     const count = (f: ParsedFile) => identUses(f.root, name).filter((u) => u.parent?.type !== 'function_declarator').length;
     if (count(before) > 0 && count(after) === 0) return name;
+  }
+  return null;
+}
+
+/** A label some goto used before the rewrite and none after it. */
+function orphanedLabel(oldFn: Node | null, newFn: Node): string | null {
+  if (!oldFn) return null;
+  const gotos = (fn: Node) => new Set(fn.descendantsOfType('goto_statement').map((g) => g.childForFieldName('label')?.text));
+  const before = gotos(oldFn);
+  const after = gotos(newFn);
+  for (const l of newFn.descendantsOfType('statement_identifier')) {
+    if (l.parent?.type !== 'labeled_statement') continue;
+    if (before.has(l.text) && !after.has(l.text)) return l.text;
   }
   return null;
 }

@@ -410,3 +410,46 @@ export function writtenOutside(scope: Node, name: string, allowed: (n: Node) => 
 
 export { contains };
 export { lineEnd };
+
+const RELEASE_LIKE = /unpin|release|put_page|put_user_page|free/;
+
+/**
+ * Labels that only removed code jumped to: each goes with what it guards up
+ * to the next label (a release, or releases and the return behind them), as
+ * long as that is all release-like cleanup and nothing falls into it.
+ */
+export function dropOrphanLabels(text: string, fn: Node, inRemoved: (goto: Node) => boolean): { edits: Edit[] } | { refuse: string } {
+  const edits: Edit[] = [];
+  for (const [name, labeled] of labelsOf(fn)) {
+    const gotos = gotosTo(fn, name);
+    if (gotos.length === 0 || !gotos.every(inRemoved)) continue;
+    const prev = labeled.previousNamedSibling;
+    if (fallsThrough(prev) && prev !== null) return { refuse: `label ${name} was reached only by the short pin, but code also falls into it` };
+    // The statements from the label to the next label (or the return).
+    const chain: Node[] = [];
+    let end: Node | null = null;
+    for (let x: Node | null = labeled; x; x = x.nextNamedSibling) {
+      if (x !== labeled && x.type === 'labeled_statement') break;
+      chain.push(x);
+      end = x;
+      if (unlabel(x).stmt.type === 'return_statement') break;
+    }
+    const ok = chain.every((x) => {
+      const st = unlabel(x).stmt;
+      if (st.type === 'return_statement') return true;
+      const call = statementCall(st);
+      if (call && RELEASE_LIKE.test(callName(call) ?? '')) return true;
+      return !!releaseOfNoFile(st);
+    });
+    if (!ok || !end) return { refuse: `label ${name} was reached only by the short pin and guards more than a release` };
+    edits.push(deleteLines(text, lineStart(text, labeled.startIndex), end.endIndex));
+  }
+  return { edits };
+}
+
+/** releaseOf without helper lookup (helpers need the file). */
+function releaseOfNoFile(st: Node): boolean {
+  const call = statementCall(st);
+  if (call && (ARRAY_RELEASES.has(callName(call) ?? '') || PAGE_RELEASES.has(callName(call) ?? ''))) return true;
+  return st.type === 'for_statement' && st.descendantsOfType('call_expression').some((c) => PAGE_RELEASES.has(callName(c) ?? ''));
+}

@@ -23,12 +23,12 @@ import {
   writeTarget,
   writesTo,
 } from '../../src/c/syntax.js';
-import { formatCall } from '../../src/c/print.js';
-import { dedent, deleteNodeLines, indentAt, sliceWithEdits } from '../../src/c/text.js';
+import { MAX_COLUMNS, formatCall, width } from '../../src/c/print.js';
+import { dedent, deleteLines, deleteNodeLines, indentAt, lineEnd, lineStart, sliceWithEdits } from '../../src/c/text.js';
 import type { Bug, Category, Edit, Match, Rewrite } from '../../src/types.js';
 import { defineTransform } from '../../src/types.js';
 import { ARRAY_RELEASES, PAGE_RELEASES } from '../gup-api.js';
-import { GupCall, completeFlags, findGupCalls, gotosTo, labelsOf, releaseOf, repairLabel, siteFor, unlabel } from '../common.js';
+import { GupCall, completeFlags, dropOrphanLabels, findGupCalls, labelsOf, releaseOf, repairLabel, siteFor, unlabel } from '../common.js';
 
 const ID = 'count-check';
 
@@ -79,8 +79,8 @@ function countComparison(c: Node, result: string, isCount: (n: Node) => boolean)
   }
   if (c.type !== 'binary_expression') return null;
   const op = c.childForFieldName('operator')?.text;
-  const l = unparen(c.childForFieldName('left')!);
-  const r = unparen(c.childForFieldName('right')!);
+  const l = stripCasts(c.childForFieldName('left')!);
+  const r = stripCasts(c.childForFieldName('right')!);
   const lr = isIdent(l, result) || sameExpr(l, result);
   const rr = isIdent(r, result) || sameExpr(r, result);
   if (lr && isCount(r)) {
@@ -92,6 +92,22 @@ function countComparison(c: Node, result: string, isCount: (n: Node) => boolean)
     if (op === '==') return { failureWhenTrue: false };
   }
   return null;
+}
+
+function stripCasts(n: Node): Node {
+  let e = unparen(n);
+  while (e.type === 'cast_expression') e = unparen(e.childForFieldName('value')!);
+  return e;
+}
+
+/** `R >= 0 && R < N` (or `R > 0 && R != N`): true for a short pin only. */
+function shortOnlyTest(c: Node, result: string, isCount: (n: Node) => boolean): boolean {
+  c = unparen(c);
+  if (c.type !== 'binary_expression' || c.childForFieldName('operator')?.text !== '&&') return false;
+  const a = unparen(c.childForFieldName('left')!);
+  const b = unparen(c.childForFieldName('right')!);
+  const nonneg = (x: Node) => truthWhenNegative(x, result) === false && identUses(x, result).length > 0 && x.type === 'binary_expression';
+  return (nonneg(a) && !!countComparison(b, result, isCount)?.failureWhenTrue) || (nonneg(b) && !!countComparison(a, result, isCount)?.failureWhenTrue);
 }
 
 /** `R < 0` (or `R <= 0`), the first half of a two-step check. */
@@ -280,8 +296,8 @@ function releasesIn(n: Node, file: ParsedFile, result: string): boolean {
 
 /** Does the function's short path hand the partial pages to a later release? */
 function releasedLater(file: ParsedFile, fn: Node, g: GupCall, pagesArg: Node, shortPath: Node, result: string): string | null {
-  // A goto whose label chain releases the pages array.
-  for (const gt of shortPath.descendantsOfType('goto_statement')) {
+  // A goto on the short path whose label chain releases the pages array.
+  for (const gt of shortPathGotos(shortPath, result)) {
     const l = labelsOf(fn).get(gt.childForFieldName('label')!.text);
     if (!l) continue;
     for (let s: Node | null = l; s; s = nextStmt(s)) {
@@ -320,15 +336,50 @@ function releasedLater(file: ParsedFile, fn: Node, g: GupCall, pagesArg: Node, s
   return null;
 }
 
+/** Gotos a short pin (result >= 0) can take: not those under `if (R < 0)`. */
+function shortPathGotos(n: Node, result: string): Node[] {
+  const out: Node[] = [];
+  walkTree(n, (x) => {
+    if (x.type === 'goto_statement') out.push(x);
+    if (x.type === 'if_statement') {
+      const c = unparen(x.childForFieldName('condition')!);
+      const errnoOnly = errnoTest(c, result) && c.childForFieldName('operator')?.text === '<';
+      const nonNeg = c.type === 'binary_expression' && c.childForFieldName('operator')?.text === '>=' && isIdent(unparen(c.childForFieldName('left')!), result) && c.childForFieldName('right')!.text === '0';
+      const cons = x.childForFieldName('consequence');
+      const alt = x.childForFieldName('alternative');
+      if (errnoOnly) {
+        if (alt) out.push(...shortPathGotos(alt, result));
+        return false;
+      }
+      if (nonNeg) {
+        if (cons) out.push(...shortPathGotos(cons, result));
+        return false;
+      }
+    }
+    return true;
+  });
+  return out;
+}
+
+/** The object holding a pages array written `obj->pages` or `&obj->pages[0]`. */
+function pagesOwner(pagesArg: Node): string | null {
+  let e = unparen(pagesArg);
+  if (e.type === 'pointer_expression') e = unparen(e.childForFieldName('argument')!);
+  if (e.type === 'subscript_expression') e = unparen(e.childForFieldName('argument')!);
+  if (e.type !== 'field_expression') return null;
+  return oneLine(e.childForFieldName('argument')!.text);
+}
+
 function mentionsRelease(s: Node, file: ParsedFile, pagesArg: Node): boolean {
   let found = false;
+  const owner = pagesOwner(pagesArg);
   walkTree(s, (x) => {
     if (found) return false;
     if (/_statement$/.test(x.type)) {
       const rel = releaseOf(x, file);
       if (rel && sameExpr(rel.pages, pagesArg)) found = true;
     }
-    if (x.type === 'call_expression' && callArgs(x).some((a) => sameExpr(a, pagesArg) || (unparen(a).type === 'subscript_expression' && sameExpr(unparen(a).childForFieldName('argument')!, pagesArg)))) {
+    if (x.type === 'call_expression' && callArgs(x).some((a) => sameExpr(a, pagesArg) || (owner !== null && sameExpr(a, owner)) || (unparen(a).type === 'subscript_expression' && sameExpr(unparen(a).childForFieldName('argument')!, pagesArg)))) {
       const name = callName(x) ?? '';
       if (PAGE_RELEASES.has(name) || ARRAY_RELEASES.has(name) || /release|unpin|put|free/.test(name)) found = true;
     }
@@ -364,15 +415,28 @@ function analyze(file: ParsedFile, g: GupCall): Verdict | null {
   const isCount = (n: Node) => sameExpr(n, countArg) || holdsCount(fn, n, countArg, stmt!);
 
   // Find the tests: an optional `R < 0` first, then the count comparison.
+  // Statements that do not touch the result (an unlock, say) may stand between.
   let first: Node | null = null;
   let test: CountTest | null = null;
+  let usedBefore: Node | null = null;
+  let shortOnly = false;
   let s = nextStmt(stmt);
-  for (let i = 0; s && i < 2; i++, s = nextStmt(s)) {
-    if (s.type !== 'if_statement') break;
+  for (let i = 0; s && i < 4; i++, s = nextStmt(s)) {
+    if (s.type !== 'if_statement') {
+      if (identUses(s, result).length) {
+        usedBefore = usedBefore ?? s;
+      }
+      continue;
+    }
     const cond = s.childForFieldName('condition')!;
     const cmp = countComparison(cond, result, isCount);
     if (cmp) {
       test = { ifs: s, cond: unparen(cond), failureWhenTrue: cmp.failureWhenTrue };
+      break;
+    }
+    if (shortOnlyTest(cond, result, isCount)) {
+      test = { ifs: s, cond: unparen(cond), failureWhenTrue: true };
+      shortOnly = true;
       break;
     }
     if (!first && errnoTest(cond, result)) {
@@ -390,13 +454,19 @@ function analyze(file: ParsedFile, g: GupCall): Verdict | null {
       }
       continue;
     }
-    break;
+    if (identUses(s, result).length) usedBefore = usedBefore ?? s;
   }
   if (!test) return null;
 
   const bugs: Bug[] = [];
   try {
     if (!g.api.rewritable) throw new Refuse('leave', `${g.api.name} must not sleep or fault: never rewritten with FOLL_COMPLETE`);
+    if (usedBefore) review(`the result is used before the count test: \`${oneLine(usedBefore.text).slice(0, 60)}\``);
+    if (shortOnly && !first) review('the errno path goes on past the short-pin test, into code that reads the result');
+    if (first) {
+      const f = unlabel(blockStatements(first.childForFieldName('consequence')!).slice(-1)[0] ?? first).stmt;
+      if (!/^(return_statement|goto_statement)$/.test(f.type)) review('the errno test does not leave the function');
+    }
     const { ifs } = test;
     const cons = ifs.childForFieldName('consequence')!;
     const alt = ifs.childForFieldName('alternative');
@@ -438,33 +508,39 @@ function analyze(file: ParsedFile, g: GupCall): Verdict | null {
     const args = g.args.map((a) => oneLine(a.text));
     args[g.sig.flags] = (flags as { text: string }).text;
     if (g.args.some((a) => hasCommentOrPreproc(a))) review('a comment inside the call arguments');
-    const lead = text.slice(stmt.startIndex, g.call.startIndex).replace(/\s+/g, ' ');
+    const argList = g.call.childForFieldName('arguments')!;
     const indent = indentAt(text, stmt.startIndex);
-    const callText = formatCall(indent + lead, g.api.name, args, text.slice(g.call.endIndex, stmt.endIndex));
-    edits.push({ start: stmt.startIndex, end: stmt.endIndex, text: callText.slice(indent.length) });
+    if (argList.namedChildren.some((a) => a.type === 'comment') || hasCommentOrPreproc(stmt)) {
+      // Comments between the arguments: change the flags argument in place.
+      const f = g.args[g.sig.flags];
+      const ft = (flags as { text: string }).text;
+      const lineOf = text.slice(lineStart(text, f.startIndex), f.startIndex) + ft + text.slice(f.endIndex, lineEnd(text, f.endIndex)).replace(/\r?\n$/, '');
+      if (width(lineOf) > MAX_COLUMNS) review(`with a comment beside the flags, the edited line would pass ${MAX_COLUMNS} columns`);
+      edits.push({ start: f.startIndex, end: f.endIndex, text: ft });
+    } else {
+      const lead = text.slice(stmt.startIndex, g.call.startIndex).replace(/\s+/g, ' ');
+      const callText = formatCall(indent + lead, g.api.name, args, text.slice(g.call.endIndex, stmt.endIndex));
+      edits.push({ start: stmt.startIndex, end: stmt.endIndex, text: callText.slice(indent.length) });
+    }
 
     // The failure branch under "result is -errno".
     const fp = simplifyFailure(file, fn, g, result, pagesArg, requested, failure!, stmt);
     notes.push(...fp.notes);
     // The test becomes `if (R)` / `if (!R)`, or goes with the second step of a two-step check.
     let branchEdits = fp.edits;
-    if (first && test.failureWhenTrue) {
+    if ((first || shortOnly) && test.failureWhenTrue) {
       // Two-step: only a short pin could take the count test: it goes whole.
       const alt2 = ifs.parent?.type === 'else_clause' ? ifs.parent : null;
       if (alt2) edits.push({ start: alt2.previousSibling ? alt2.previousSibling.endIndex : alt2.startIndex, end: alt2.endIndex, text: '' });
-      else edits.push(deleteNodeLines(text, ifs));
+      else {
+        // With the comment lines directly above it, which spoke of it.
+        let from: Node = ifs;
+        for (let c = ifs.previousNamedSibling; c && c.type === 'comment' && c.endPosition.row === from.startPosition.row - 1; c = c.previousNamedSibling) from = c;
+        edits.push(deleteLines(text, from.startIndex, ifs.endIndex));
+      }
       branchEdits = [];
       if (fp.errnoChange === null) fp.errnoChange = errnoIn(failure!);
       notes.push('the count test after the errno test went: only a short pin could take it');
-      // Its goto target no longer matters; a label only it reached is for review.
-      for (const gt of failure!.descendantsOfType('goto_statement')) {
-        const name = gt.childForFieldName('label')!.text;
-        const others = gotosTo(fn, name).filter((x) => !(x.startIndex >= failure!.startIndex && x.endIndex <= failure!.endIndex));
-        const lab = labelsOf(fn).get(name);
-        const prev = lab ? lab.previousNamedSibling : null;
-        const fall = prev ? !/^(return_statement|goto_statement)$/.test(unlabel(prev).stmt.type) : true;
-        if (others.length === 0 && !fall) review(`label ${name} was reached only by the short pin: its removal is left to review`);
-      }
     } else {
       edits.push({ start: test.cond.startIndex, end: test.cond.endIndex, text: test.failureWhenTrue ? result : `!${result}` });
     }
@@ -485,6 +561,16 @@ function analyze(file: ParsedFile, g: GupCall): Verdict | null {
     // A block left with one statement loses its braces.
     const braced = bracesEdit(text, failure!, branchEdits, fp.removed);
     edits.push(...(braced ?? branchEdits));
+
+    // Labels only the removed short path jumped to go with their release.
+    const all = [...edits];
+    const gone = (gt: Node) => {
+      const label = gt.childForFieldName('label')!.text;
+      return all.some((e) => gt.startIndex >= e.start && gt.endIndex <= e.end && !new RegExp(`\\bgoto\\s+${label}\\s*;`).test(e.text));
+    };
+    const orphans = dropOrphanLabels(text, fn, gone);
+    if ('refuse' in orphans) review(orphans.refuse);
+    edits.push(...(orphans as { edits: Edit[] }).edits);
 
     // Later reads of the result as a count read the requested count.
     const after = laterReads(fn, result, ifs, first ?? ifs, fp.failureFrom);

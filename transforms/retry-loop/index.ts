@@ -1097,6 +1097,18 @@ export default defineTransform<Rewrite>({
       'loops with a comment, #if or parse error inside, or whose failure label cannot be repaired with an existing label (review)',
     ],
     help: 'FOLL_COMPLETE pins exactly npages or fails (0 or -errno, nothing left pinned); see "Re: [PATCH 1/2] mm: reorganize internal_get_user_pages_fast()", linux-mm, 27 Oct 2020',
+    commitText: {
+      subject: 'replace the GUP retry loop{s} with FOLL_COMPLETE',
+      site:
+        '{function} calls {api} in a loop that {what}: one call may pin fewer pages than asked, so the loop asks again for the rest, and when a call fails it releases the pages pinned so far.[[ Along with the loop: {notes}.]]',
+      why:
+        'With FOLL_COMPLETE, {apis} pins all the requested pages or none: when it cannot pin them all, it returns -errno with no page left pinned. One call does the work of the loop, and the error path no longer releases a partial pin, since a failed call leaves nothing pinned.',
+      errno: 'The loop never treated a short pin as an error, so the errno returned when pinning fails is unchanged.',
+      fix: '{function} did not release the pages pinned by earlier calls when a later call failed, leaking them; with FOLL_COMPLETE a failed call leaves nothing pinned, which fixes the leak.',
+      cover:
+        'FOLL_COMPLETE, as Jason Gunthorpe proposed in "Re: [PATCH 1/2] mm: reorganize internal_get_user_pages_fast()" (linux-mm, 27 October 2020), makes a GUP call pin exactly the requested number of pages or fail with -errno and nothing left pinned. Callers that loop until every page is pinned can make one call instead.',
+      omit: ['folded into one FOLL_COMPLETE call'],
+    },
   },
   match(file: ParsedFile): Match<Rewrite>[] {
     const out: Match<Rewrite>[] = [];

@@ -1,0 +1,58 @@
+/**
+ * run() gives the same bytes whatever the number of worker threads: the diff
+ * and the JSON report of every site, with 1 and 2 workers (and in-thread).
+ *
+ * The workers run the compiled dist/src/worker.js (worker threads load plain
+ * JavaScript); `npm test` builds first. Under a bare `npx vitest run` with a
+ * stale dist/, the in-thread run (TypeScript sources) may differ from the
+ * workers: rebuild.
+ */
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { run, workerScript, type RunResult } from '../src/index.js';
+import { fileDiff } from '../src/output/diff.js';
+import { jsonReport, reportable } from '../src/output/report.js';
+import { FIXTURES } from './helpers.js';
+
+function bytes(r: RunResult): { diff: string; json: string; problems: string } {
+  return {
+    diff: r.changed.map((c) => fileDiff(c.path, c.before, c.after)).join(''),
+    json: jsonReport(reportable(r.sites, true)),
+    problems: JSON.stringify(r.problems),
+  };
+}
+
+const TREES = ['sample-tree', 'retry-loop'];
+
+describe('run() output does not depend on -j', () => {
+  it('has a compiled worker to run (npm run build)', () => {
+    expect(workerScript(), 'dist/src/worker.js is missing: run `npm run build`').not.toBeNull();
+  });
+
+  for (const tree of TREES) {
+    it(`${tree}: jobs 1, jobs 2 and in-thread give the same diff and JSON`, async () => {
+      const cwd = path.join(FIXTURES, tree);
+      const one = await run({ paths: ['.'], cwd, jobs: 1 });
+      const two = await run({ paths: ['.'], cwd, jobs: 2 });
+      const none = await run({ paths: ['.'], cwd, jobs: 0 });
+      expect(one.candidates).toBeGreaterThan(0);
+      expect(one.sites.length).toBeGreaterThan(0);
+      const b1 = bytes(one);
+      expect(bytes(two)).toEqual(b1);
+      expect(bytes(none), 'in-thread differs from the workers: is dist/ stale? run `npm run build`').toEqual(b1);
+      expect([two.scanned, two.candidates]).toEqual([one.scanned, one.candidates]);
+    });
+  }
+
+  it('sample-tree: the same with every file a candidate (--no-prefilter)', async () => {
+    const cwd = path.join(FIXTURES, 'sample-tree');
+    const one = await run({ paths: ['.'], cwd, jobs: 1, noPrefilter: true });
+    const two = await run({ paths: ['.'], cwd, jobs: 2, noPrefilter: true });
+    expect(one.candidates).toBe(one.scanned);
+    expect(bytes(two)).toEqual(bytes(one));
+  });
+
+  it('rejects a --jobs that is not a whole number', async () => {
+    await expect(run({ paths: ['.'], cwd: path.join(FIXTURES, 'sample-tree'), jobs: 1.5 })).rejects.toThrow(/--jobs/);
+  });
+});
