@@ -5,6 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { TRANSFORMS, UsageError, run, type RunResult } from './index.js';
 import { colorDiff, fileDiff } from './output/diff.js';
 import { jsonReport, reportable, textReport } from './output/report.js';
+import { SeriesError, writeSeries, type Split } from './output/format-patch.js';
 
 const EXIT_OK = 0;
 const EXIT_CHECK = 1;
@@ -40,6 +41,21 @@ async function main(argv: string[]): Promise<number> {
       y.positional('paths', { type: 'string', array: true, default: ['.'], describe: 'files and directories to scan' }),
     )
     .command('list-transforms', 'list the transforms with what they rewrite and refuse')
+    .command('format-patch [paths..]', 'write the rewrites as a git format-patch series, one patch per subsystem', (y) =>
+      y
+        .positional('paths', { type: 'string', array: true, default: ['.'], describe: 'files and directories to scan' })
+        .option('o', { alias: 'output-directory', type: 'string', demandOption: true, requiresArg: true, describe: 'write the patches into this directory' })
+        .option('split', { choices: ['file', 'dir', 'subsystem'] as const, default: 'subsystem' as const, describe: 'one patch per MAINTAINERS section, directory or file' })
+        .option('from', { type: 'string', requiresArg: true, describe: "author 'Name <email>' (default: git config user.name/user.email)" })
+        .option('subject-prefix', { type: 'string', default: 'PATCH', describe: 'the [PATCH] tag of the subjects' })
+        .option('reroll-count', { alias: 'v', type: 'string', requiresArg: true, describe: 'mark the series as version N: [PATCH vN n/m], vN-0001-*.patch' })
+        .option('cover-letter', { type: 'boolean', default: false, describe: 'also write 0000-cover-letter.patch summarising the series' })
+        .option('to', { type: 'string', requiresArg: true, describe: 'To: address (repeatable; replaces the maintainers)' })
+        .option('cc', { type: 'string', requiresArg: true, describe: 'Cc: address (repeatable; replaces the reviewers and lists)' })
+        .option('maintainers', { type: 'boolean', default: true, describe: 'To/Cc from scripts/get_maintainer.pl or MAINTAINERS (--no-maintainers: none)' })
+        .option('core-patch', { type: 'string', requiresArg: true, describe: 'a patch mail to put first, numbered 0001 (the one introducing FOLL_COMPLETE)' })
+        .option('date', { type: 'string', requiresArg: true, describe: 'the Date: of every mail, fixed (for tests); default now' }),
+    )
     .option('write', { alias: 'w', type: 'boolean', default: false, describe: 'apply the rewrites in place (atomic per file)' })
     .option('check', { type: 'boolean', default: false, describe: 'exit 1 when any rewrite would be made; write nothing' })
     .option('report', { alias: 'r', type: 'boolean', default: false, describe: 'print findings instead of a diff' })
@@ -68,6 +84,7 @@ async function main(argv: string[]): Promise<number> {
     }
     return EXIT_OK;
   }
+  if (cmd === 'format-patch') return formatPatch(args);
   if (cmd !== undefined) throw new UsageError(`unknown command '${cmd}'`);
   if (args.write && args.check) throw new UsageError('--write and --check exclude each other');
   if (args.all && !args.report) throw new UsageError('--all goes with --report');
@@ -101,6 +118,52 @@ async function main(argv: string[]): Promise<number> {
   if (result.problems.length) return EXIT_ERROR;
   if (args.check && result.changed.length) return EXIT_CHECK;
   return EXIT_OK;
+}
+
+/** `gupmod format-patch`: run, then write the series; prints the files written, like git. */
+async function formatPatch(args: Record<string, unknown>): Promise<number> {
+  if (args.write || args.check || args.report) throw new UsageError('format-patch writes patches only: --write, --check and --report do not go with it');
+  const list = (v: unknown) => (v === undefined ? undefined : ([] as string[]).concat(v as string | string[]));
+  const cwd = path.resolve((args.C as string | undefined) ?? '.');
+  const progress = progressPrinter(!args.quiet && process.stderr.isTTY === true);
+  let result: RunResult;
+  try {
+    result = await run({
+      paths: (args.paths as string[] | undefined) ?? ['.'],
+      cwd,
+      transforms: list(args.transform),
+      jobs: args.jobs as number | undefined,
+      noPrefilter: !args.prefilter,
+      onProgress: progress.update,
+    });
+  } finally {
+    progress.done();
+  }
+  for (const p of result.problems) process.stderr.write(`gupmod: ${p.path}: ${p.reason}\n`);
+  const outDir = args.o as string;
+  try {
+    const { written, warnings } = await writeSeries(result, {
+      cwd,
+      outDir,
+      split: args.split as Split,
+      from: args.from as string | undefined,
+      subjectPrefix: args.subjectPrefix as string,
+      rerollCount: args.rerollCount as string | undefined,
+      coverLetter: args.coverLetter as boolean,
+      to: list(args.to),
+      cc: list(args.cc),
+      maintainers: args.maintainers as boolean,
+      corePatch: args.corePatch === undefined ? undefined : path.resolve(cwd, args.corePatch as string),
+      date: args.date as string | undefined,
+    });
+    for (const w of warnings) process.stderr.write(`gupmod: ${w}\n`);
+    for (const f of written) out(`${path.join(outDir, path.basename(f))}\n`);
+  } catch (e) {
+    if (!(e instanceof SeriesError)) throw e;
+    process.stderr.write(`gupmod: ${e.message}\n`);
+    return EXIT_ERROR;
+  }
+  return result.problems.length ? EXIT_ERROR : EXIT_OK;
 }
 
 main(hideBin(process.argv)).then(

@@ -2,14 +2,12 @@
  * gupmod's public API: `run(options)` walks, prefilters, parses, matches,
  * rewrites and verifies, and returns what it found. It never prints.
  */
-import { existsSync } from 'node:fs';
 import * as os from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { TRANSFORMS } from '../transforms/index.js';
 import { GUP_TRIGGERS } from '../transforms/gup-api.js';
 import type { FileResult } from './engine.js';
 import { displayPath, walkPathsSync, type FileProblem } from './files.js';
+import { Pool, workerScript } from './pool.js';
 import { Scanner, type ChunkResult, type ScanConfig, type ScanFile, type ScanItem } from './scan.js';
 import type { Site, Transform } from './types.js';
 import { writeAtomic } from './write.js';
@@ -20,6 +18,7 @@ export type { FileProblem } from './files.js';
 export { TRANSFORMS } from '../transforms/index.js';
 export { processText } from './engine.js';
 export { displayPath } from './files.js';
+export { workerScript } from './pool.js';
 
 export interface RunOptions {
   paths: string[];
@@ -76,34 +75,14 @@ export function selectTransforms(ids: string[] | undefined): Transform<any>[] {
 
 export class UsageError extends Error {}
 
-/** Run with worker threads only from this many files up, unless `jobs` is given. */
+/** Without `jobs`, worker threads are used only from this many files up. */
 const AUTO_MIN_FILES = 512;
-/** Files per message to a worker. */
+/** Files per chunk handed to a worker (fewer for small trees). */
 const CHUNK_FILES = 32;
-/** Chunks a worker holds at once (one running, the next queued). */
-const IN_FLIGHT = 2;
-/**
- * A worker that has parsed this many bytes is replaced by a fresh one: the
- * tree-sitter binding does not free parsed trees (about 15 bytes per source
- * byte stay allocated), and ending the thread returns them.
- */
-const RECYCLE_BYTES = 8 << 20;
-
-/**
- * The compiled worker script, or null when there is none: running compiled,
- * dist/src/worker.js beside this module; running from the TypeScript sources
- * (vitest), the compiled one in dist/ when it has been built (`npm test`
- * builds first), else null and run() processes in its own thread.
- */
-export function workerScript(): URL | null {
-  const here = import.meta.url;
-  const url = here.endsWith('.ts') ? new URL('../dist/src/worker.js', here) : new URL('./worker.js', here);
-  return existsSync(fileURLToPath(url)) ? url : null;
-}
 
 function checkJobs(jobs: number | undefined): void {
   if (jobs !== undefined && !(Number.isInteger(jobs) && jobs >= 0)) {
-    throw new UsageError(`--jobs wants a whole number of workers (0: none, in the main thread); got '${jobs}'`);
+    throw new UsageError(`--jobs wants a whole number of worker threads (0: none, work in the main thread); got '${jobs}'`);
   }
 }
 
@@ -115,18 +94,26 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     transforms: transforms.map((t) => t.meta.id),
     triggers: opts.noPrefilter ? null : [...GUP_TRIGGERS],
   };
-  const walked = walkPathsSync(opts.paths, opts.cwd);
-  const problems: FileProblem[] = walked.problems.map((p) => ({ path: displayPath(opts.cwd, p.path), reason: p.reason }));
-  const total = walked.files.length;
+  // Workers start before or during the walk, so that they load the parser
+  // while the main thread walks: at once for an explicit --jobs, else when
+  // the walk has found AUTO_MIN_FILES files.
   const script = workerScript();
-  const jobs = opts.jobs ?? (total < AUTO_MIN_FILES ? 0 : os.availableParallelism());
-  const workers = script ? Math.min(jobs, total) : 0;
-  // Small trees still give each worker a few chunks.
-  const size = Math.max(1, Math.min(CHUNK_FILES, Math.ceil(total / (4 * Math.max(1, workers)))));
-  const chunks: ScanFile[][] = [];
-  for (let i = 0; i < total; i += size) {
-    chunks.push(walked.files.slice(i, i + size).map((abs, k) => ({ id: i + k, abs })));
+  let pool: Pool | null = null;
+  const jobs = opts.jobs ?? os.availableParallelism();
+  const startPool = () => {
+    if (!pool && script && jobs > 0) pool = new Pool(script, config, jobs);
+  };
+  if (opts.jobs !== undefined) startPool();
+  let walked;
+  try {
+    walked = walkPathsSync(opts.paths, opts.cwd, opts.jobs === undefined ? (n) => n === AUTO_MIN_FILES && startPool() : undefined);
+  } catch (e) {
+    (pool as Pool | null)?.close();
+    throw e;
   }
+  const files = walked.files;
+  const problems: FileProblem[] = walked.problems.map((p) => ({ path: displayPath(opts.cwd, p.path), reason: p.reason }));
+  const total = files.length;
   const items: ScanItem[] = [];
   const progress: Progress = { scanned: 0, total, candidates: 0, sites: 0 };
   const gather = (r: ChunkResult) => {
@@ -136,11 +123,20 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     progress.sites += r.sites;
     opts.onProgress?.({ ...progress });
   };
-  if (workers > 0) {
-    await runPool(script!, workers, config, chunks, gather);
+  const p = pool as Pool | null;
+  // Small trees still give each worker a few chunks.
+  const size = Math.max(1, Math.min(CHUNK_FILES, Math.ceil(total / (4 * (p ? jobs : 1)))));
+  const chunks: ScanFile[][] = [];
+  for (let i = 0; i < total; i += size) chunks.push(files.slice(i, i + size).map((abs, k) => ({ id: i + k, abs })));
+  if (p) {
+    await p.run(chunks, gather);
   } else {
     const scanner = new Scanner(config);
-    for (const c of chunks) gather(scanner.scan(c));
+    for (const c of chunks) {
+      gather(scanner.scan(c));
+      // Let the parser's finalizers run (see src/scan.ts).
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
   items.sort((a, b) => a.id - b.id);
   const results: FileResult[] = [];
@@ -152,7 +148,7 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     if (r.error) problems.push({ path: it.path, reason: r.error });
     results.push(r);
     if (r.output !== undefined) {
-      changed.push({ path: it.path, absPath: walked.files[it.id]!, before: it.before!, after: r.output });
+      changed.push({ path: it.path, absPath: files[it.id]!, before: it.before!, after: r.output });
     }
   }
   if (opts.write) {
@@ -168,81 +164,4 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     scanned: progress.scanned,
     candidates: progress.candidates,
   };
-}
-
-/**
- * Hand the chunks, in order, to `n` workers, each holding at most IN_FLIGHT
- * chunks; `gather` sees each ChunkResult as it arrives (in no fixed order).
- * The first error (an exception in a worker, or a worker that dies) ends the
- * run: every worker is stopped and the promise rejects.
- */
-function runPool(script: URL, n: number, config: ScanConfig, chunks: ScanFile[][], gather: (r: ChunkResult) => void): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    interface Slot {
-      worker: Worker;
-      inFlight: number;
-      retiring: boolean;
-    }
-    const live = new Set<Slot>();
-    let next = 0;
-    let done = 0;
-    let failed = false;
-    const stopAll = () => {
-      for (const s of live) void s.worker.terminate();
-      live.clear();
-    };
-    const fail = (e: Error) => {
-      if (failed) return;
-      failed = true;
-      stopAll();
-      reject(e);
-    };
-    const feed = (s: Slot) => {
-      while (!s.retiring && s.inFlight < IN_FLIGHT && next < chunks.length) {
-        s.inFlight++;
-        s.worker.postMessage({ files: chunks[next++] });
-      }
-    };
-    const retire = (s: Slot) => {
-      live.delete(s);
-      void s.worker.terminate();
-    };
-    const spawn = () => {
-      const worker = new Worker(script, { workerData: config });
-      const s: Slot = { worker, inFlight: 0, retiring: false };
-      live.add(s);
-      worker.on('message', (msg: { ok?: ChunkResult; error?: string }) => {
-        if (failed) return;
-        if (msg.error !== undefined) {
-          const e = new Error(msg.error.split('\n')[0]);
-          e.stack = msg.error;
-          fail(e);
-          return;
-        }
-        s.inFlight--;
-        done++;
-        gather(msg.ok!);
-        if (done === chunks.length) {
-          stopAll();
-          resolve();
-          return;
-        }
-        if (!s.retiring && msg.ok!.parsedBytes >= RECYCLE_BYTES && next < chunks.length) {
-          s.retiring = true;
-          feed(spawn());
-        }
-        if (s.retiring) {
-          if (s.inFlight === 0) retire(s);
-        } else {
-          feed(s);
-        }
-      });
-      worker.on('error', (e) => fail(e));
-      worker.on('exit', (code) => {
-        if (live.has(s) && !failed) fail(new Error(`a worker thread exited (code ${code}) before its work was done`));
-      });
-      return s;
-    };
-    for (let i = 0; i < n; i++) feed(spawn());
-  });
 }

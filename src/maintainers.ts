@@ -38,6 +38,79 @@ interface FilePattern {
 
 export interface Maintainers {
   sections: Section[];
+  /** The tree's .mailmap, applied to M: and R: addresses as get_maintainer.pl does. */
+  mailmap?: Mailmap;
+}
+
+export interface Mailmap {
+  /** Proper name by `Name <addr>` or by bare address. */
+  names: Map<string, string>;
+  /** Proper address by `Name <addr>` or by bare address. */
+  addresses: Map<string, string>;
+}
+
+/** `Name <addr>` or `addr` into its parts, quotes dropped (get_maintainer.pl's parse_email). */
+export function parseEmail(s: string): { name: string; address: string } {
+  let name = '';
+  let address = '';
+  let m: RegExpExecArray | null;
+  if ((m = /^([^<]+)<(.+@.*)>.*$/.exec(s))) {
+    name = m[1];
+    address = m[2];
+  } else if ((m = /^\s*<(.+@\S*)>.*$/.exec(s))) address = m[1];
+  else if ((m = /^(.+@\S*).*$/.exec(s))) address = m[1];
+  return { name: name.trim().replace(/^"|"$/g, ''), address: address.trim() };
+}
+
+/** `Name <addr>`, the name quoted when it holds other than letters, digits, `_`, ` ` and `-` (get_maintainer.pl's format_email). */
+export function formatEmail(name: string, address: string): string {
+  let n = name.trim().replace(/^"|"$/g, '');
+  if (/[^A-Za-z0-9_ -]/.test(n)) n = `"${n.replace(/(?<!\\)"/g, '\\"')}"`;
+  return n ? `${n} <${address.trim()}>` : address.trim();
+}
+
+/** Parse a .mailmap (the forms git-shortlog documents). */
+export function parseMailmap(text: string): Mailmap {
+  const mm: Mailmap = { names: new Map(), addresses: new Map() };
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/#.*$/, '').trim();
+    if (!line) continue;
+    let m: RegExpExecArray | null;
+    if ((m = /^([^<]+)<([^>]+)>$/.exec(line))) {
+      const e = parseEmail(`${m[1].trim()} <${m[2]}>`);
+      mm.names.set(e.address, e.name);
+    } else if ((m = /^<([^>]+)>\s*<([^>]+)>$/.exec(line))) {
+      mm.addresses.set(m[2], m[1]);
+    } else if ((m = /^(.+)<([^>]+)>\s*<([^>]+)>$/.exec(line))) {
+      const e = parseEmail(`${m[1].trim()} <${m[2]}>`);
+      mm.names.set(m[3], e.name);
+      mm.addresses.set(m[3], e.address);
+    } else if ((m = /^(.+)<([^>]+)>\s*([^\s<]+)\s*<([^>]+)>$/.exec(line))) {
+      const real = parseEmail(`${m[1].trim()} <${m[2]}>`);
+      const wrong = parseEmail(`${m[3].trim()} <${m[4]}>`);
+      const key = formatEmail(wrong.name, wrong.address);
+      mm.names.set(key, real.name);
+      mm.addresses.set(key, real.address);
+    }
+  }
+  return mm;
+}
+
+/** An address as the mailmap would have it, formatted like get_maintainer.pl. */
+export function mailmapEmail(line: string, mm: Mailmap | undefined): string {
+  const { name, address } = parseEmail(line);
+  if (!mm) return formatEmail(name, address);
+  const key = formatEmail(name, address);
+  let realName = name;
+  let realAddress = address;
+  if (mm.names.has(key) || mm.addresses.has(key)) {
+    realName = mm.names.get(key) ?? realName;
+    realAddress = mm.addresses.get(key) ?? realAddress;
+  } else {
+    realName = mm.names.get(address) ?? realName;
+    realAddress = mm.addresses.get(address) ?? realAddress;
+  }
+  return formatEmail(realName, realAddress);
 }
 
 export interface Recipients {
@@ -112,13 +185,16 @@ export function readMaintainers(tree: string): Maintainers | null {
   const file = path.join(tree, 'MAINTAINERS');
   if (!existsSync(file) || !statSync(file).isFile()) return null;
   const text = readFileSync(file, 'latin1');
-  return parseMaintainers(text, (p) => {
+  const m = parseMaintainers(text, (p) => {
     try {
       return statSync(path.join(tree, p)).isDirectory();
     } catch {
       return false;
     }
   });
+  const mailmap = path.join(tree, '.mailmap');
+  if (existsSync(mailmap)) m.mailmap = parseMailmap(readFileSync(mailmap, 'latin1'));
+  return m;
 }
 
 export interface SectionMatch {
@@ -154,15 +230,15 @@ function status(s: Section): string {
   return (s.entries.find((e) => e.type === 'S')?.value ?? '').toLowerCase();
 }
 
-/** The address part of an `M:`/`R:`/`L:` value: `Name <a@b>` kept whole, a list's trailing note dropped. */
-function addressOf(e: Entry): string | null {
+/** The address of an `M:`/`R:`/`L:` value: a person through the mailmap and quoted as needed, a list without its note. */
+function addressOf(e: Entry, mm: Mailmap | undefined): string | null {
   const v = e.value.trim();
   if (!v) return null;
   if (e.type === 'L') {
     if (/subscribers-only/.test(v)) return null;
     return v.split(/\s+/)[0];
   }
-  return v;
+  return parseEmail(v).address ? mailmapEmail(v, mm) : null;
 }
 
 /** The bare address in `Name <a@b>` or `a@b`, lower case, to compare recipients. */
@@ -182,7 +258,8 @@ function addUnique(list: string[], seen: Set<string>, a: string): void {
 /**
  * Recipients for patches touching `files`, from MAINTAINERS alone: the `M:`
  * of every owning section To (the chief penguin of THE REST excepted, as
- * get_maintainer.pl does), `R:` and `L:` Cc.
+ * get_maintainer.pl does), `R:` and `L:` Cc; people through the tree's
+ * .mailmap. Unlike get_maintainer.pl, no `K:` keywords and no git history.
  */
 export function recipientsFor(m: Maintainers, files: string[]): Recipients {
   const to: string[] = [];
@@ -194,21 +271,21 @@ export function recipientsFor(m: Maintainers, files: string[]): Recipients {
     for (const e of s.entries) {
       if (e.type !== 'M') continue;
       if (status(s) === 'buried alive in reporters') continue;
-      const a = addressOf(e);
+      const a = addressOf(e, m.mailmap);
       if (a) addUnique(to, seen, a);
     }
   }
   for (const s of sections) {
     for (const e of s.entries) {
       if (e.type !== 'R') continue;
-      const a = addressOf(e);
+      const a = addressOf(e, m.mailmap);
       if (a) addUnique(cc, seen, a);
     }
   }
   for (const s of sections) {
     for (const e of s.entries) {
       if (e.type !== 'L') continue;
-      const a = addressOf(e);
+      const a = addressOf(e, m.mailmap);
       if (a) addUnique(cc, seen, a);
     }
   }
@@ -275,8 +352,9 @@ export function getMaintainerPl(tree: string, patch: string): Recipients | { err
  * directory loses a leading `drivers/`, `fs/`, `arch/` and `gpu/`; DRM,
  * InfiniBand (`RDMA`) and architecture code take `first/last:`
  * (`drm/etnaviv:`, `RDMA/qib:`, `x86/svm:`), other subsystems
- * `first: last:` (`media: ivtv:`); a single directory gives `dir:`, or
- * `dir/file:` for one file (`mm/gup:`, `vhost/vdpa:`).
+ * `first: last:` (`media: ivtv:`); a single directory gives `dir:`
+ * (`orangefs:`), or for one file `dir: file:` under drivers/
+ * (`misc: xilinx_sdfec:`) and `dir/file:` elsewhere (`mm/gup:`).
  */
 export function prefixFromPaths(paths: string[]): string {
   const dirs = paths.map((p) => p.split('/').slice(0, -1));
@@ -288,6 +366,7 @@ export function prefixFromPaths(paths: string[]): string {
   }
   let parts = (dirs[0] ?? []).slice(0, n);
   let slash = false;
+  const top = parts[0];
   if (parts.length > 1 && (parts[0] === 'drivers' || parts[0] === 'fs')) parts = parts.slice(1);
   if (parts.length > 1 && parts[0] === 'arch') {
     parts = parts.slice(1);
@@ -299,7 +378,9 @@ export function prefixFromPaths(paths: string[]): string {
   if (parts.length === 0) return 'treewide:';
   if (parts.length === 1) {
     const files = new Set(paths.map((p) => p.split('/').pop()!.replace(/\.[^.]*$/, '')));
-    return files.size === 1 && !slash ? `${parts[0]}/${[...files][0]}:` : `${parts[0]}:`;
+    const file = files.size === 1 && !slash ? [...files][0] : null;
+    if (!file || top === 'fs') return `${parts[0]}:`;
+    return top === 'drivers' ? `${parts[0]}: ${file}:` : `${parts[0]}/${file}:`;
   }
   const first = parts[0];
   const last = parts[parts.length - 1];

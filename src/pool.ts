@@ -6,8 +6,8 @@
  *
  * Workers are started as soon as the pool is made, so that they load the
  * parser and the transforms while the main thread walks the tree; a worker
- * that has parsed RECYCLE_BYTES is replaced by a fresh one (the tree-sitter
- * binding does not free its trees; ending the thread does).
+ * that has parsed RECYCLE_BYTES that it cannot free (no collector, see
+ * src/scan.ts) is replaced by a fresh one: ending a thread frees its trees.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -17,9 +17,9 @@ import type { ChunkResult, ScanConfig, ScanFile } from './scan.js';
 /** Chunks a worker holds at once (one running, the next queued). */
 const IN_FLIGHT = 2;
 /**
- * Parsed bytes after which a worker is replaced: about 15 bytes per source
- * byte stay allocated in the parser (measured on Linux 6.1 files), so a
- * worker holds at most ~150 MB of dead trees.
+ * Parsed bytes after which a worker that cannot collect is replaced: about
+ * 15-20 bytes per source byte stay allocated in the parser (measured on
+ * Linux 6.1 files), so such a worker holds at most ~150 MB of dead trees.
  */
 const RECYCLE_BYTES = 8 << 20;
 
@@ -84,14 +84,17 @@ export class Pool {
 
   private finish(): void {
     this.close();
-    this.settle?.resolve();
+    const settle = this.settle;
+    this.settle = null;
+    settle?.resolve();
   }
 
   private fail(e: Error): void {
-    if (this.error && this.closed) return;
-    this.error = e;
+    this.error ??= e;
     this.close();
-    this.settle?.reject(e);
+    const settle = this.settle;
+    this.settle = null;
+    settle?.reject(this.error);
   }
 
   private feed(s: Slot): void {

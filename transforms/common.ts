@@ -265,6 +265,15 @@ export function unlabel(stmt: Node): { stmt: Node; labels: Node[] } {
   return { stmt: s, labels };
 }
 
+/** Is `u` inside a release of pages (or a release-like call)? */
+function insideRelease(u: Node, fn: Node, file: ParsedFile): boolean {
+  for (let n: Node | null = u.parent; n && n !== fn; n = n.parent) {
+    if (n.type === 'call_expression' && RELEASE_LIKE.test(callName(n) ?? '')) return true;
+    if (/_statement$/.test(n.type) && releaseOf(n, file)) return true;
+  }
+  return false;
+}
+
 /** The statement of the label's block (or the label's own) that holds `n`. */
 function siblingHolding(labeled: Node, n: Node): Node | null {
   for (let s: Node | null = labeled; s; s = s.nextNamedSibling) {
@@ -306,6 +315,11 @@ export interface LabelRepairInput {
   pages: string;
   /** Statements at or before this offset run before the pages were pinned. */
   pinnedFrom: number;
+  /**
+   * Only reads of the count inside releases matter further down the chain
+   * (the count is the call's result, which the chain may return as the errno).
+   */
+  releasesOnly?: boolean;
 }
 
 export interface LabelRepair {
@@ -337,7 +351,9 @@ export function repairLabel(inp: LabelRepairInput): LabelRepair | { refuse: stri
   if (!rel || !mentions(first)) {
     // The release was inline (or there is none): the label needs no repair,
     // unless the count is read further down the chain.
-    const chainUses = identUses(fn, count).filter((u) => u.startIndex >= labeled.startIndex);
+    const chainUses = identUses(fn, count).filter(
+      (u) => u.startIndex >= labeled.startIndex && (!inp.releasesOnly || insideRelease(u, fn, file)),
+    );
     if (chainUses.length) {
       const holder = siblingHolding(labeled, chainUses[0]);
       return {
@@ -418,9 +434,11 @@ const RELEASE_LIKE = /unpin|release|put_page|put_user_page|free/;
  * to the next label (a release, or releases and the return behind them), as
  * long as that is all release-like cleanup and nothing falls into it.
  */
-export function dropOrphanLabels(text: string, fn: Node, inRemoved: (goto: Node) => boolean): { edits: Edit[] } | { refuse: string } {
+export function dropOrphanLabels(text: string, fn: Node, inRemoved: (goto: Node) => boolean, done: Edit[] = []): { edits: Edit[] } | { refuse: string } {
   const edits: Edit[] = [];
   for (const [name, labeled] of labelsOf(fn)) {
+    const label = labeled.childForFieldName('label')!;
+    if (done.some((e) => label.startIndex >= e.start && label.endIndex <= e.end)) continue;
     const gotos = gotosTo(fn, name);
     if (gotos.length === 0 || !gotos.every(inRemoved)) continue;
     const prev = labeled.previousNamedSibling;
@@ -449,7 +467,87 @@ export function dropOrphanLabels(text: string, fn: Node, inRemoved: (goto: Node)
 
 /** releaseOf without helper lookup (helpers need the file). */
 function releaseOfNoFile(st: Node): boolean {
+  if (st.type === 'if_statement' && !st.childForFieldName('alternative')) {
+    const inner = blockStatements(st.childForFieldName('consequence')!);
+    return inner.length === 1 && releaseOfNoFile(inner[0]);
+  }
   const call = statementCall(st);
   if (call && (ARRAY_RELEASES.has(callName(call) ?? '') || PAGE_RELEASES.has(callName(call) ?? ''))) return true;
   return st.type === 'for_statement' && st.descendantsOfType('call_expression').some((c) => PAGE_RELEASES.has(callName(c) ?? ''));
 }
+
+/**
+ * Edits removing `names` from their declarations: a declaration left empty goes
+ * with its line; a parameter or global is left alone, and so is a declarator
+ * whose initialiser might have effects.
+ */
+export function declarationEdits(text: string, fn: Node, names: string[]): { edits: Edit[]; removed: string[] } {
+  const edits: Edit[] = [];
+  const removed: string[] = [];
+  for (const decl of fn.descendantsOfType('declaration')) {
+    const ds = declarators(decl);
+    const drop = ds.map((d) => {
+      const name = declaredName(d);
+      if (!name || !names.includes(name)) return false;
+      const v = d.type === 'init_declarator' ? d.childForFieldName('value') : null;
+      return !v || v.descendantsOfType(['call_expression', 'assignment_expression', 'update_expression']).length === 0 && v.type !== 'call_expression';
+    });
+    if (!drop.some(Boolean)) continue;
+    ds.forEach((d, i) => drop[i] && removed.push(declaredName(d)!));
+    if (drop.every(Boolean)) {
+      edits.push(deleteNodeLines(text, decl));
+      continue;
+    }
+    // Remove runs of dropped declarators with their commas.
+    ds.forEach((d, i) => {
+      if (!drop[i]) return;
+      const keptBefore = drop.slice(0, i).some((x) => !x);
+      const nextKept = drop.findIndex((x, j) => j > i && !x);
+      if (!keptBefore && nextKept > i) {
+        // Leading run: delete up to the next kept declarator.
+        const end = drop.slice(i + 1, nextKept).every(Boolean) ? ds[nextKept].startIndex : ds[i + 1].startIndex;
+        edits.push({ start: d.startIndex, end, text: '' });
+      } else {
+        // After a kept one: delete from the end of the previous declarator.
+        edits.push({ start: ds[i - 1].endIndex, end: d.endIndex, text: '' });
+      }
+    });
+  }
+  return { edits: dedupe(edits), removed };
+}
+
+/** Merge overlapping deletions. */
+export function dedupe(edits: Edit[]): Edit[] {
+  const sorted = [...edits].sort((a, b) => a.start - b.start);
+  const out: Edit[] = [];
+  for (const e of sorted) {
+    const last = out[out.length - 1];
+    if (last && e.start < last.end && last.text === '' && e.text === '') last.end = Math.max(last.end, e.end);
+    else out.push({ ...e });
+  }
+  return out;
+}
+
+/** After `edits`, does nothing but its declaration mention `name`? */
+export function unusedAfter(fn: Node, name: string, edits: Edit[]): boolean {
+  const re = new RegExp(`\\b${name}\\b`);
+  if (edits.some((e) => re.test(e.text))) return false;
+  return identUses(fn, name).every((u) => isDeclOf(u, name) || edits.some((e) => u.startIndex >= e.start && u.endIndex <= e.end));
+}
+
+/** Is identifier `u` the name in a declaration of `name` (not a read in an initialiser)? */
+export function isDeclOf(u: Node, name: string): boolean {
+  if (u.text !== name) return false;
+  let n: Node = u;
+  for (let p = u.parent; p; n = p, p = p.parent) {
+    if (p.type === 'declaration') return true;
+    if (p.type === 'init_declarator') {
+      const d = p.childForFieldName('declarator');
+      if (!d || d.startIndex !== n.startIndex) return false;
+      continue;
+    }
+    if (!/^(pointer_declarator|array_declarator|parenthesized_declarator)$/.test(p.type)) return false;
+  }
+  return false;
+}
+

@@ -28,7 +28,7 @@ import { dedent, deleteLines, deleteNodeLines, indentAt, lineEnd, lineStart, sli
 import type { Bug, Category, Edit, Match, Rewrite } from '../../src/types.js';
 import { defineTransform } from '../../src/types.js';
 import { ARRAY_RELEASES, PAGE_RELEASES } from '../gup-api.js';
-import { GupCall, completeFlags, dropOrphanLabels, findGupCalls, labelsOf, releaseOf, repairLabel, siteFor, unlabel } from '../common.js';
+import { GupCall, completeFlags, declarationEdits, dropOrphanLabels, findGupCalls, labelsOf, releaseOf, repairLabel, siteFor, unlabel, unusedAfter } from '../common.js';
 
 const ID = 'count-check';
 
@@ -233,6 +233,24 @@ function simplifyFailure(file: ParsedFile, fn: Node, g: GupCall, result: string,
         return;
       }
     }
+    // `R = R ?: -EFAULT;` and the like map a 0 return to an errno: they go.
+    {
+      const e0 = s.type === 'expression_statement' ? s.namedChild(0) : null;
+      const w0 = e0 ? writeTarget(e0) : null;
+      if (w0 && w0.op === '=' && isIdent(unparen(w0.target), result)) {
+        const v = unparen(w0.value!);
+        if (v.type === 'conditional_expression' && truthWhenNegative(v.childForFieldName('condition')!, result) === true) {
+          const cons = v.childForFieldName('consequence');
+          if (!cons || isIdent(unparen(cons), result)) {
+            const m = /^-E[A-Z0-9]+$/.exec(norm(v.childForFieldName('alternative')!.text));
+            if (m) plan.errnoChange = m[0];
+            plan.edits.push(deleteNodeLines(text, s));
+            plan.removed.push(s);
+            return;
+          }
+        }
+      }
+    }
     // Expressions: fold conditionals on the result; note writes.
     walkTree(s, (n) => {
       if (n.type === 'conditional_expression') {
@@ -263,7 +281,7 @@ function simplifyFailure(file: ParsedFile, fn: Node, g: GupCall, result: string,
     if (m && /\breturn\b|=/.test(n.text)) plan.errnoChange = m[0];
   };
   const gotoRepair = (gt: Node, edit = true) => {
-    const r = repairLabel({ file, fn, goto: gt, count: result, requested, pages: oneLine(pagesArg.text), pinnedFrom: callStmt.startIndex });
+    const r = repairLabel({ file, fn, goto: gt, count: result, requested, pages: oneLine(pagesArg.text), pinnedFrom: callStmt.startIndex, releasesOnly: true });
     if ('refuse' in r) review(r.refuse);
     const rr = r as Exclude<typeof r, { refuse: string }>;
     if (rr.gotoText !== null) {
@@ -476,7 +494,8 @@ function analyze(file: ParsedFile, g: GupCall): Verdict | null {
     // The short path must fail: end in return or goto.
     const last = blockStatements(failure!).slice(-1)[0];
     const lastStmt = last ? unlabel(last).stmt : null;
-    if (!lastStmt || !/^(return_statement|goto_statement)$/.test(lastStmt.type)) {
+    const setsErrno = /=\s*-E[A-Z0-9]+\s*;/.test(failure!.text);
+    if (!lastStmt || (!/^(return_statement|goto_statement)$/.test(lastStmt.type) && !(setsErrno && !test.failureWhenTrue))) {
       throw new Refuse('leave', 'a short pin does not fail the function (the branch neither returns nor jumps): a partial result is used', 'partial-ok');
     }
 
@@ -568,18 +587,53 @@ function analyze(file: ParsedFile, g: GupCall): Verdict | null {
       const label = gt.childForFieldName('label')!.text;
       return all.some((e) => gt.startIndex >= e.start && gt.endIndex <= e.end && !new RegExp(`\\bgoto\\s+${label}\\s*;`).test(e.text));
     };
-    const orphans = dropOrphanLabels(text, fn, gone);
+    const orphans = dropOrphanLabels(text, fn, gone, all);
     if ('refuse' in orphans) review(orphans.refuse);
     edits.push(...(orphans as { edits: Edit[] }).edits);
 
+    // In an `==` test, the success branch reads the result as the count.
+    if (!test.failureWhenTrue) {
+      const succ = blockStatements(cons);
+      let wrote = false;
+      for (const st of succ) {
+        const e = st.type === 'expression_statement' ? st.namedChild(0) : null;
+        const w = e ? writeTarget(e) : null;
+        const isWrite = !!w && w.op === '=' && isIdent(unparen(w.target), result);
+        for (const u of identUses(isWrite ? w!.value! : st, result)) {
+          if (writesTo(st, result).length && !isWrite) review(`${result} is written inside the success branch`);
+          edits.push({ start: u.startIndex, end: u.endIndex, text: requested });
+          notes.push(`later uses of ${result} as a count read ${requested}`);
+        }
+        if (isWrite) {
+          wrote = true;
+          break;
+        }
+      }
+      if (!wrote && identUses(fn, result).some((u) => u.startIndex > ifs.endIndex)) {
+        review(`${result} is read after the test, on both paths`);
+      }
+    }
     // Later reads of the result as a count read the requested count.
-    const after = laterReads(fn, result, ifs, first ?? ifs, fp.failureFrom);
+    const after = test.failureWhenTrue ? laterReads(fn, result, ifs, first ?? ifs, fp.failureFrom) : { replace: [] as Node[] };
     if ('refuse' in after) review(after.refuse);
     for (const u of (after as { replace: Node[] }).replace) {
       edits.push({ start: u.startIndex, end: u.endIndex, text: requested });
       notes.push(`later uses of ${result} as a count read ${requested}`);
     }
-    // Declarations used only by deleted code (e.g. a release loop index).
+    // Declarations used only by deleted code (a release loop index).
+    const idx = new Set<string>();
+    for (const r of fp.removed) {
+      walkTree(r, (x) => {
+        if (x.type === 'for_statement') {
+          const rel = releaseOf(x, file);
+          if (rel?.index) idx.add(rel.index);
+        }
+        return true;
+      });
+    }
+    const gone2 = [...idx].filter((name) => unusedAfter(fn, name, edits));
+    const decl = declarationEdits(text, fn, gone2);
+    edits.push(...decl.edits);
     const reason = [
       leaks ? `a short pin returns without releasing the partially pinned pages (leak); FOLL_COMPLETE fixes it` : `short pin ${later ? `handed to a later release (${later})` : 'released on the short path'}; folded into one FOLL_COMPLETE call`,
       fp.errnoChange ? `a short pin used to fail with ${fp.errnoChange}; the caller now sees GUP's -errno` : null,
@@ -587,7 +641,7 @@ function analyze(file: ParsedFile, g: GupCall): Verdict | null {
     ]
       .filter(Boolean)
       .join('; ');
-    return { category: 'count-check', action: 'rewrite', reason, bugs, plan: { edits, removed: [] } };
+    return { category: 'count-check', action: 'rewrite', reason, bugs, plan: { edits, removed: decl.removed } };
   } catch (e) {
     if (e instanceof Refuse) {
       const why = bugs.length ? `a short pin returns without releasing the partially pinned pages (leak); ${e.message}` : e.message;
@@ -691,7 +745,8 @@ function laterReads(fn: Node, result: string, ifs: Node, firstTest: Node, failur
     const e = s.type === 'expression_statement' ? s.namedChild(0) : null;
     const w = e ? writeTarget(e) : null;
     if (w && w.op === '=' && isIdent(unparen(w.target), result)) {
-      if (identUses(w.value!, result).length) return { refuse: `${result} is updated from its own value after the check` };
+      // The right-hand side still reads the count, before the new value.
+      replace.push(...identUses(w.value!, result));
       lateGotos.push(...s.descendantsOfType('goto_statement'));
       return finish();
     }

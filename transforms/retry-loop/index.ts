@@ -25,7 +25,7 @@ import { dedent, deleteNodeLines, indentAt, sliceWithEdits } from '../../src/c/t
 import type { Edit, Match, Rewrite } from '../../src/types.js';
 import { defineTransform } from '../../src/types.js';
 import { LOCK_CALLS } from '../gup-api.js';
-import { GupCall, completeFlags, findGupCalls, gotosTo, labelsOf, releaseOf, repairLabel, siteFor, unlabel } from '../common.js';
+import { GupCall, completeFlags, declarationEdits, findGupCalls, gotosTo, isDeclOf, labelsOf, releaseOf, repairLabel, siteFor, unlabel, unusedAfter } from '../common.js';
 
 const ID = 'retry-loop';
 
@@ -626,13 +626,6 @@ function plan(file: ParsedFile, fn: Node, g: GupCall, loop: Node, p: Parts): Ver
   return { category: 'retry-loop', action: 'rewrite', reason, plan: { edits: all, removed } };
 }
 
-/** After `edits`, does nothing but its declaration mention `name`? */
-function unusedAfter(fn: Node, name: string, edits: Edit[]): boolean {
-  const re = new RegExp(`\\b${name}\\b`);
-  if (edits.some((e) => re.test(e.text))) return false;
-  return identUses(fn, name).every((u) => isDeclOf(u, name) || edits.some((e) => u.startIndex >= e.start && u.endIndex <= e.end));
-}
-
 function isLocal(fn: Node, name: string): boolean {
   return fn.descendantsOfType('declaration').some((d) => declarators(d).some((x) => declaredName(x) === name));
 }
@@ -645,22 +638,6 @@ function dedentOrRefuse(s: string, levels = 1): string {
 
 function within(n: Node, outer: Node): boolean {
   return n.startIndex >= outer.startIndex && n.endIndex <= outer.endIndex;
-}
-
-/** Is identifier `u` the name in a declaration of `name` (not a read in an initialiser)? */
-function isDeclOf(u: Node, name: string): boolean {
-  if (u.text !== name) return false;
-  let n: Node = u;
-  for (let p = u.parent; p; n = p, p = p.parent) {
-    if (p.type === 'declaration') return true;
-    if (p.type === 'init_declarator') {
-      const d = p.childForFieldName('declarator');
-      if (!d || d.startIndex !== n.startIndex) return false;
-      continue;
-    }
-    if (!/^(pointer_declarator|array_declarator|parenthesized_declarator)$/.test(p.type)) return false;
-  }
-  return false;
 }
 
 /** A label at or before `u` that a goto placed before the loop jumps to. */
@@ -705,58 +682,6 @@ function deleteWrite(text: string, w: Node, acc: string): Edit {
   }
   if (stmt.type !== 'expression_statement') review(`${acc} = 0 is not a statement of its own`);
   return deleteNodeLines(text, stmt);
-}
-
-/**
- * Edits removing `names` from their declarations: a declaration left empty goes
- * with its line; a parameter or global is left alone, and so is a declarator
- * whose initialiser might have effects.
- */
-function declarationEdits(text: string, fn: Node, names: string[]): { edits: Edit[]; removed: string[] } {
-  const edits: Edit[] = [];
-  const removed: string[] = [];
-  for (const decl of fn.descendantsOfType('declaration')) {
-    const ds = declarators(decl);
-    const drop = ds.map((d) => {
-      const name = declaredName(d);
-      if (!name || !names.includes(name)) return false;
-      const v = d.type === 'init_declarator' ? d.childForFieldName('value') : null;
-      return !v || v.descendantsOfType(['call_expression', 'assignment_expression', 'update_expression']).length === 0 && v.type !== 'call_expression';
-    });
-    if (!drop.some(Boolean)) continue;
-    ds.forEach((d, i) => drop[i] && removed.push(declaredName(d)!));
-    if (drop.every(Boolean)) {
-      edits.push(deleteNodeLines(text, decl));
-      continue;
-    }
-    // Remove runs of dropped declarators with their commas.
-    ds.forEach((d, i) => {
-      if (!drop[i]) return;
-      const keptBefore = drop.slice(0, i).some((x) => !x);
-      const nextKept = drop.findIndex((x, j) => j > i && !x);
-      if (!keptBefore && nextKept > i) {
-        // Leading run: delete up to the next kept declarator.
-        const end = drop.slice(i + 1, nextKept).every(Boolean) ? ds[nextKept].startIndex : ds[i + 1].startIndex;
-        edits.push({ start: d.startIndex, end, text: '' });
-      } else {
-        // After a kept one: delete from the end of the previous declarator.
-        edits.push({ start: ds[i - 1].endIndex, end: d.endIndex, text: '' });
-      }
-    });
-  }
-  return { edits: dedupe(edits), removed };
-}
-
-/** Merge overlapping deletions. */
-function dedupe(edits: Edit[]): Edit[] {
-  const sorted = [...edits].sort((a, b) => a.start - b.start);
-  const out: Edit[] = [];
-  for (const e of sorted) {
-    const last = out[out.length - 1];
-    if (last && e.start < last.end && last.text === '' && e.text === '') last.end = Math.max(last.end, e.end);
-    else out.push({ ...e });
-  }
-  return out;
 }
 
 /** The requested count in place of a read of the accumulator, parenthesised where needed. */
