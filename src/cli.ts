@@ -5,6 +5,10 @@ import { hideBin } from 'yargs/helpers';
 import { TRANSFORMS, UsageError, run, type RunResult } from './index.js';
 import { colorDiff, fileDiff } from './output/diff.js';
 import { jsonReport, reportable, textReport } from './output/report.js';
+import { sarifReport } from './output/sarif.js';
+import { createRequire } from 'node:module';
+
+const VERSION: string = createRequire(import.meta.url)('../../package.json').version;
 import { SeriesError, writeSeries, type Split } from './output/format-patch.js';
 
 const EXIT_OK = 0;
@@ -60,7 +64,7 @@ async function main(argv: string[]): Promise<number> {
     .option('check', { type: 'boolean', default: false, describe: 'exit 1 when any rewrite would be made; write nothing' })
     .option('report', { alias: 'r', type: 'boolean', default: false, describe: 'print findings instead of a diff' })
     .option('all', { type: 'boolean', default: false, describe: 'with --report: every GUP call site, including those left alone' })
-    .option('format', { choices: ['text', 'json'] as const, default: 'text' as const, describe: 'report format' })
+    .option('format', { choices: ['text', 'json', 'sarif'] as const, default: 'text' as const, describe: 'report format' })
     .option('transform', { alias: 't', type: 'string', describe: 'only this transform (repeatable)' })
     .option('jobs', { alias: 'j', type: 'number', describe: 'parallel workers (default: number of CPUs)' })
     .option('C', { type: 'string', describe: 'run as if started in this directory' })
@@ -107,7 +111,8 @@ async function main(argv: string[]): Promise<number> {
   for (const p of result.problems) process.stderr.write(`gupmod: ${p.path}: ${p.reason}\n`);
   if (args.report) {
     const sites = reportable(result.sites, args.all);
-    out(args.format === 'json' ? jsonReport(sites) : textReport(sites));
+    if (args.format === 'sarif') out(sarifReport(sites, TRANSFORMS.map((t) => t.meta), { root: cwd, version: VERSION }));
+    else out(args.format === 'json' ? jsonReport(sites) : textReport(sites));
   } else if (!args.write && !args.check) {
     const color = args.color === 'always' || (args.color === 'auto' && process.stdout.isTTY === true);
     for (const c of result.changed) {

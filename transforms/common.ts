@@ -268,7 +268,7 @@ export function unlabel(stmt: Node): { stmt: Node; labels: Node[] } {
 /** Is `u` inside a release of pages (or a release-like call)? */
 function insideRelease(u: Node, fn: Node, file: ParsedFile): boolean {
   for (let n: Node | null = u.parent; n && n !== fn; n = n.parent) {
-    if (n.type === 'call_expression' && RELEASE_LIKE.test(callName(n) ?? '')) return true;
+    if (n.type === 'call_expression' && RELEASE_LIKE.test(callName(n) ?? '') && !ARRAY_FREES.test(callName(n) ?? '')) return true;
     if (/_statement$/.test(n.type) && releaseOf(n, file)) return true;
   }
   return false;
@@ -428,6 +428,8 @@ export { contains };
 export { lineEnd };
 
 const RELEASE_LIKE = /unpin|release|put_page|put_user_page|free/;
+/** Freeing the array of page pointers releases no page. */
+export const ARRAY_FREES = /^(kfree|kvfree|vfree|kvfree_sensitive|kfree_sensitive|free_page|free_pages)$/;
 
 /**
  * Labels that only removed code jumped to: each goes with what it guards up

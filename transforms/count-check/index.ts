@@ -32,6 +32,9 @@ import { GupCall, completeFlags, declarationEdits, dropOrphanLabels, findGupCall
 
 const ID = 'count-check';
 
+/** Freeing the array of page pointers releases no page. */
+const ARRAY_FREES = /^(kfree|kvfree|vfree|kvfree_sensitive|kfree_sensitive|free_page|free_pages)$/;
+
 interface Verdict {
   category: Category;
   action: 'rewrite' | 'review' | 'leave';
@@ -325,7 +328,7 @@ function releasedLater(file: ParsedFile, fn: Node, g: GupCall, pagesArg: Node, s
   // A helper called with the pages or the count.
   for (const c of shortPath.descendantsOfType('call_expression')) {
     const name = callName(c);
-    if (!name || ARRAY_RELEASES.has(name)) continue;
+    if (!name || ARRAY_RELEASES.has(name) || ARRAY_FREES.test(name)) continue;
     const args = callArgs(c);
     if (args.some((a) => sameExpr(a, pagesArg) || identUses(a, result).length > 0 && !/^(pr_|dev_|printk|dprintk)/.test(name) && !/DEBUG|WARN|ERR|INFO|dbg|err|warn|info/.test(name))) {
       return `${name}() is handed the pages`;
@@ -399,7 +402,7 @@ function mentionsRelease(s: Node, file: ParsedFile, pagesArg: Node): boolean {
     }
     if (x.type === 'call_expression' && callArgs(x).some((a) => sameExpr(a, pagesArg) || (owner !== null && sameExpr(a, owner)) || (unparen(a).type === 'subscript_expression' && sameExpr(unparen(a).childForFieldName('argument')!, pagesArg)))) {
       const name = callName(x) ?? '';
-      if (PAGE_RELEASES.has(name) || ARRAY_RELEASES.has(name) || /release|unpin|put|free/.test(name)) found = true;
+      if (PAGE_RELEASES.has(name) || ARRAY_RELEASES.has(name) || (/release|unpin|put|free/.test(name) && !ARRAY_FREES.test(name))) found = true;
     }
     return !found;
   });
