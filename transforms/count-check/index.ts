@@ -546,6 +546,20 @@ function analyze(file: ParsedFile, g: GupCall): Verdict | null {
     }
 
     // The failure branch under "result is -errno".
+    // A first test `R <= 0` would now take a success (0): it becomes `R < 0`,
+    // and its branch loses the mapping of 0 to an errno.
+    if (first) {
+      let c = unparen(first.childForFieldName('condition')!);
+      if (c.type === 'call_expression') c = unparen(callArgs(c)[0]);
+      const op = c.childForFieldName('operator')!;
+      if (op.text === '<=') {
+        edits.push({ start: op.startIndex, end: op.endIndex, text: '<' });
+        const f0 = simplifyFailure(file, fn, g, result, pagesArg, requested, first.childForFieldName('consequence')!, stmt);
+        if (f0.released) review('the errno branch releases pages');
+        edits.push(...f0.edits);
+        notes.push('the errno test no longer takes a 0 return');
+      }
+    }
     const fp = simplifyFailure(file, fn, g, result, pagesArg, requested, failure!, stmt);
     notes.push(...fp.notes);
     // The test becomes `if (R)` / `if (!R)`, or goes with the second step of a two-step check.
