@@ -54,13 +54,26 @@ export function verifyRewrite(
 
 /** A static function called before the rewrite and no longer after it. */
 function orphanedStatics(before: ParsedFile, after: ParsedFile): string | null {
-  const statics = before.root.namedChildren
-    .filter((n) => n.type === 'function_definition' && /^\s*static\b/.test(n.text))
-    .map((n) => functionName(n))
-    .filter((n): n is string => !!n);
+  const statics = new Set(
+    before.root.namedChildren
+      .filter((n) => n.type === 'function_definition' && /^\s*static\b/.test(n.text))
+      .map((n) => functionName(n))
+      .filter((n): n is string => !!n),
+  );
+  if (statics.size === 0) return null;
+  const uses = (f: ParsedFile) => {
+    const m = new Map<string, number>();
+    for (const u of f.root.descendantsOfType('identifier')) {
+      const t = u.text;
+      if (!statics.has(t) || u.parent?.type === 'function_declarator') continue;
+      m.set(t, (m.get(t) ?? 0) + 1);
+    }
+    return m;
+  };
+  const a = uses(before);
+  const b = uses(after);
   for (const name of statics) {
-    const count = (f: ParsedFile) => identUses(f.root, name).filter((u) => u.parent?.type !== 'function_declarator').length;
-    if (count(before) > 0 && count(after) === 0) return name;
+    if ((a.get(name) ?? 0) > 0 && (b.get(name) ?? 0) === 0) return name;
   }
   return null;
 }

@@ -41,19 +41,25 @@ export interface GupCall {
   fn: Node | null;
 }
 
+const callCache = new WeakMap<ParsedFile, GupCall[]>();
+
 /** Every call of the GUP family in a file. */
 export function findGupCalls(file: ParsedFile): GupCall[] {
+  const cached = callCache.get(file);
+  if (cached) return cached;
   const out: GupCall[] = [];
-  walk(file.root, (n) => {
-    if (n.type !== 'call_expression') return true;
-    const f = n.childForFieldName('function');
-    const api = f && f.type === 'identifier' ? gupApi(f.text) : undefined;
-    if (api && f) {
-      const args = callArgs(n);
-      out.push({ call: n, name: f, api, sig: signatureFor(api, args.length), args, fn: enclosingFunction(n) });
-    }
-    return true;
-  });
+  // Find the names in the text, then ask the tree for the node there: much
+  // cheaper than visiting every identifier of a large file.
+  for (const m of file.text.matchAll(/\b(?:get|pin)_user_pages\w*/g)) {
+    const id = file.root.descendantForIndex(m.index!, m.index! + m[0].length);
+    if (id.type !== 'identifier' || id.startIndex !== m.index || id.endIndex !== m.index! + m[0].length) continue;
+    const api = gupApi(id.text);
+    const n = id.parent;
+    if (!api || !n || n.type !== 'call_expression' || n.childForFieldName('function')?.startIndex !== id.startIndex) continue;
+    const args = callArgs(n);
+    out.push({ call: n, name: id, api, sig: signatureFor(api, args.length), args, fn: enclosingFunction(n) });
+  }
+  callCache.set(file, out);
   return out;
 }
 

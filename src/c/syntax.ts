@@ -71,11 +71,9 @@ export function statementCall(stmt: Node): Node | null {
 
 /** All identifier nodes named `name` within `scope`. */
 export function identUses(scope: Node, name: string): Node[] {
-  const out: Node[] = [];
-  walk(scope, (n) => {
-    if (n.type === 'identifier' && n.text === name) out.push(n);
-  });
-  return out;
+  // Cheap test first: most scopes do not mention the name at all.
+  if (!scope.text.includes(name)) return [];
+  return scope.descendantsOfType('identifier').filter((n) => n.text === name);
 }
 
 export function contains(outer: Node | [number, number], inner: Node): boolean {

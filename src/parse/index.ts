@@ -37,6 +37,7 @@ export interface Node {
   childForFieldName(name: string): Node | null;
   childrenForFieldName(name: string): Node[];
   descendantsOfType(types: string | string[]): Node[];
+  descendantForIndex(start: number, end?: number): Node;
 }
 
 export interface ParsedFile {
@@ -104,8 +105,30 @@ export function errorCount(node: Node): number {
   return count;
 }
 
-/** Pre-order walk; return false from `visit` to skip a subtree. */
+/**
+ * Pre-order walk; return false from `visit` to skip a subtree. It moves a
+ * tree cursor rather than asking each node for its children, which in the
+ * Node binding costs a round trip per call and dominated run time.
+ */
 export function walk(node: Node, visit: (n: Node) => boolean | void): void {
-  if (visit(node) === false) return;
-  for (const c of node.children) walk(c, visit);
+  const cursor = (node as unknown as Parser.SyntaxNode).walk();
+  let depth = 0;
+  for (;;) {
+    const descend = visit(cursor.currentNode as unknown as Node) !== false;
+    if (descend && cursor.gotoFirstChild()) {
+      depth++;
+      continue;
+    }
+    for (;;) {
+      if (depth === 0) return;
+      if (cursor.gotoNextSibling()) break;
+      cursor.gotoParent();
+      depth--;
+    }
+  }
+}
+
+/** Descendants of the given types (the node itself included), in document order. */
+export function descendants(node: Node, types: string | string[]): Node[] {
+  return node.descendantsOfType(types);
 }
