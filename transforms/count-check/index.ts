@@ -652,7 +652,9 @@ function analyze(file: ParsedFile, g: GupCall): Verdict | null {
     const decl = declarationEdits(text, fn, gone2);
     edits.push(...decl.edits);
     const reason = [
-      leaks ? `a short pin returns without releasing the partially pinned pages (leak); FOLL_COMPLETE fixes it` : `short pin ${later ? `handed to a later release (${later})` : 'released on the short path'}; folded into one FOLL_COMPLETE call`,
+      leaks
+        ? `the short path returns without releasing the partially pinned pages (leak); FOLL_COMPLETE fixes it`
+        : `the short path ${later ? `left the partial pages to a later release (${later})` : 'released the partially pinned pages'}; folded into one FOLL_COMPLETE call`,
       fp.errnoChange ? `a short pin used to fail with ${fp.errnoChange}; the caller now sees GUP's -errno` : null,
       ...new Set(notes),
     ]
@@ -661,7 +663,7 @@ function analyze(file: ParsedFile, g: GupCall): Verdict | null {
     return { category: 'count-check', action: 'rewrite', reason, bugs, plan: { edits, removed: decl.removed } };
   } catch (e) {
     if (e instanceof Refuse) {
-      const why = bugs.length ? `a short pin returns without releasing the partially pinned pages (leak); ${e.message}` : e.message;
+      const why = bugs.length ? `the short path returns without releasing the partially pinned pages (leak); ${e.message}` : e.message;
       return { category: e.category, action: e.action, reason: why, bugs };
     }
     throw e;
@@ -822,6 +824,17 @@ export default defineTransform<Rewrite>({
       '*_fast_only calls',
     ],
     help: 'FOLL_COMPLETE pins exactly npages or fails (0 or -errno, nothing left pinned); see "Re: [PATCH 1/2] mm: reorganize internal_get_user_pages_fast()", linux-mm, 27 Oct 2020',
+    commitText: {
+      subject: 'use FOLL_COMPLETE instead of checking the pinned count',
+      site:
+        '{function} calls {api} and treats a result other than the requested number of pages as a failure: {what}.[[ Along with the check: {notes}.]]',
+      why:
+        'With FOLL_COMPLETE, {apis} pins all the requested pages or none: it returns 0, or -errno with no page left pinned. A short pin can no longer happen, so the count test becomes a test for failure, and the code that released a partial pin, or that only a short pin could reach, goes.',
+      fix: '{function} returned on a short pin without releasing the pages it had pinned, leaking them; with FOLL_COMPLETE a failed call leaves nothing pinned, which fixes the leak.',
+      cover:
+        'FOLL_COMPLETE, as Jason Gunthorpe proposed in "Re: [PATCH 1/2] mm: reorganize internal_get_user_pages_fast()" (linux-mm, 27 October 2020), makes a GUP call pin exactly the requested number of pages or fail with -errno and nothing left pinned. Callers that compare the result with the requested count and undo a short pin can test for failure instead.',
+      omit: ['folded into one FOLL_COMPLETE call', 'FOLL_COMPLETE fixes it'],
+    },
   },
   match(file: ParsedFile): Match<Rewrite>[] {
     const out: Match<Rewrite>[] = [];
