@@ -220,9 +220,13 @@ export function sectionsFor(m: Maintainers, file: string): SectionMatch[] {
   return out.sort((a, b) => b.depth - a.depth || a.section.index - b.section.index);
 }
 
-/** The section that owns `file`: its most specific match, or null. */
+/**
+ * The section that owns `file`: its most specific match, or null when none
+ * does but a catch-all pattern (THE REST's `F: *`, depth -1).
+ */
 export function sectionFor(m: Maintainers, file: string): Section | null {
-  return sectionsFor(m, file)[0]?.section ?? null;
+  const best = sectionsFor(m, file)[0];
+  return best && best.depth >= 0 ? best.section : null;
 }
 
 /** The status line of a section, lower case ('' when none). */
@@ -346,15 +350,20 @@ export function getMaintainerPl(tree: string, patch: string): Recipients | { err
   return parseGetMaintainerOutput(r.stdout);
 }
 
+/** Directory names that say where a driver sits, not which it is. */
+const GENERIC_DIRS = new Set(['hw', 'sw', 'pci', 'usb', 'platform', 'common', 'devices', 'host']);
+
 /**
  * A subsystem prefix for a commit subject derived from the paths of a
  * patch's files, for trees without git history to learn from. The common
- * directory loses a leading `drivers/`, `fs/`, `arch/` and `gpu/`; DRM,
- * InfiniBand (`RDMA`) and architecture code take `first/last:`
- * (`drm/etnaviv:`, `RDMA/qib:`, `x86/svm:`), other subsystems
- * `first: last:` (`media: ivtv:`); a single directory gives `dir:`
- * (`orangefs:`), or for one file `dir: file:` under drivers/
- * (`misc: xilinx_sdfec:`) and `dir/file:` elsewhere (`mm/gup:`).
+ * directory loses a leading `drivers/`, `fs/`, `arch/` and `gpu/`; DRM keeps
+ * its whole path (`drm/etnaviv:`, `drm/i915/gem:`); InfiniBand is written
+ * `RDMA/<driver>:` and architecture code `<arch>/<dir>:`, the driver being
+ * the deepest directory that is not a placement like `hw/` or `pci/`; other
+ * subsystems take `first: <driver>:` (`media: ivtv:`, `misc: habanalabs:`).
+ * A single directory gives `dir:` (`orangefs:`, `rapidio:`), or for one file
+ * `dir: file:` under drivers/ (`misc: xilinx_sdfec:`) and `dir/file:`
+ * elsewhere (`mm/gup:`).
  */
 export function prefixFromPaths(paths: string[]): string {
   const dirs = paths.map((p) => p.split('/').slice(0, -1));
@@ -373,12 +382,20 @@ export function prefixFromPaths(paths: string[]): string {
     slash = true;
   }
   if (parts.length > 1 && parts[0] === 'gpu') parts = parts.slice(1);
-  if (parts[0] === 'infiniband') parts = ['RDMA', ...parts.slice(1)];
-  if (parts[0] === 'drm' || parts[0] === 'RDMA') slash = true;
+  if (parts[0] === 'drm') return `${parts.join('/')}:`;
+  if (parts[0] === 'infiniband') {
+    parts = ['RDMA', ...parts.slice(1)];
+    slash = true;
+  }
   if (parts.length === 0) return 'treewide:';
+  // The driver: the deepest directory that is not a placement.
+  let k = parts.length - 1;
+  while (k > 0 && GENERIC_DIRS.has(parts[k])) k--;
+  const trimmed = k < parts.length - 1;
+  parts = parts.slice(0, k + 1);
   if (parts.length === 1) {
     const files = new Set(paths.map((p) => p.split('/').pop()!.replace(/\.[^.]*$/, '')));
-    const file = files.size === 1 && !slash ? [...files][0] : null;
+    const file = files.size === 1 && !slash && !trimmed && n === dirs[0].length ? [...files][0] : null;
     if (!file || top === 'fs') return `${parts[0]}:`;
     return top === 'drivers' ? `${parts[0]}: ${file}:` : `${parts[0]}/${file}:`;
   }

@@ -309,7 +309,9 @@ F:\t*/
     expect(sectionFor(m, 'drivers/alpha/core_dma.c')?.name).toBe('ALPHA DRIVER CORE');
     expect(sectionFor(m, 'drivers/alpha/sub/core_dma.c')?.name).toBe('ALPHA DRIVER');
     expect(sectionFor(m, 'drivers/alpha/main.c')?.name).toBe('ALPHA DRIVER');
-    expect(sectionFor(m, 'drivers/alpha/skip/x.c')?.name).toBe('THE REST');
+    // Only the catch-all owns it: no section (the split falls back to the directory).
+    expect(sectionFor(m, 'drivers/alpha/skip/x.c')).toBeNull();
+    expect(sectionsFor(m, 'drivers/alpha/skip/x.c').map((s) => s.section.name)).toEqual(['THE REST']);
     expect(sectionFor(m, 'drivers/beta/deep/x.c')?.name).toBe('DIRECTORY WITHOUT SLASH');
     // N: counts depth 0; THE REST's `*/` counts -1, as in get_maintainer.pl.
     expect(sectionsFor(m, 'drivers/gamma/x.c').map((s) => s.section.name)).toEqual(['BY NAME', 'THE REST']);
@@ -347,6 +349,10 @@ F:\t*/
     expect(prefixFromPaths(['fs/orangefs/orangefs-bufmap.c'])).toBe('orangefs:');
     expect(prefixFromPaths(['arch/x86/kvm/svm/sev.c'])).toBe('x86/svm:');
     expect(prefixFromPaths(['drivers/misc/xilinx_sdfec.c'])).toBe('misc: xilinx_sdfec:');
+    expect(prefixFromPaths(['drivers/misc/habanalabs/common/memory.c'])).toBe('misc: habanalabs:');
+    expect(prefixFromPaths(['drivers/gpu/drm/i915/gem/i915_gem_userptr.c'])).toBe('drm/i915/gem:');
+    expect(prefixFromPaths(['drivers/rapidio/devices/rio_mport_cdev.c'])).toBe('rapidio:');
+    expect(prefixFromPaths(['drivers/infiniband/core/umem.c'])).toBe('RDMA/core:');
   });
 
   it('finds the prefix most used in a history, and its capitalisation', () => {

@@ -567,7 +567,7 @@ function findVersion(): string {
 
 /** Read a `git format-patch` mail: its headers and the rest. */
 export function parsePatchMail(text: string, file: string): { from: string; date: string; title: string; extra: string; rest: string } {
-  let t = text.replace(/\r\n/g, '\n');
+  let t = text;
   if (t.startsWith('From ')) t = t.slice(t.indexOf('\n') + 1);
   const end = t.indexOf('\n\n');
   if (end < 0) throw new SeriesError(`${file}: not a patch mail (no blank line after the headers); make it with git format-patch`);
