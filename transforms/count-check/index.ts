@@ -498,7 +498,9 @@ function analyze(file: ParsedFile, g: GupCall): Verdict | null {
     const last = blockStatements(failure!).slice(-1)[0];
     const lastStmt = last ? unlabel(last).stmt : null;
     const setsErrno = /=\s*-E[A-Z0-9]+\s*;/.test(failure!.text);
+    const setsError = setsErrno || /\b\w*(err|ret|rc|status)\w*\s*=[^=]/i.test(failure!.text);
     if (!lastStmt || (!/^(return_statement|goto_statement)$/.test(lastStmt.type) && !(setsErrno && !test.failureWhenTrue))) {
+      if (setsError) review('the failure branch sets an error code and falls through into code shared with success');
       throw new Refuse('leave', 'a short pin does not fail the function (the branch neither returns nor jumps): a partial result is used', 'partial-ok');
     }
 
