@@ -102,6 +102,7 @@ async function main(argv: string[]): Promise<number> {
       cwd,
       transforms: args.transform === undefined ? undefined : ([] as string[]).concat(args.transform),
       write: args.write,
+      jobs: args.jobs as number | undefined,
       noPrefilter: !args.prefilter,
       onProgress: progress.update,
     });

@@ -3,13 +3,14 @@
  * refuse overlaps, and keep only the rewrites that verify.
  */
 import MagicString from 'magic-string';
-import type { ParsedFile } from './parse/index.js';
-import { parse } from './parse/index.js';
+import type { Node, ParsedFile } from './parse/index.js';
+import { nestsDeeper, parse, topLevelAt } from './parse/index.js';
 import { eolOf } from './c/text.js';
 import type { Edit, Match, Site, Transform } from './types.js';
 import { isRefusal } from './types.js';
 import { verifyRewrite } from './verify.js';
 import { fallbackSites } from '../transforms/fallback.js';
+import { GUP_TRIGGERS } from '../transforms/gup-api.js';
 
 export interface FileResult {
   /** Path as displayed (relative to the working directory). */
@@ -49,6 +50,29 @@ function overlaps(a: Edit[], b: Edit[]): boolean {
 /** Files that implement GUP, whose calls are not call sites to classify. */
 const IMPLEMENTATION = /(^|\/)mm\/gup\.c$/;
 
+/**
+ * Syntax nesting, in tree levels, beyond which a declaration holding a GUP
+ * name is not processed. Kernel files holding GUP calls nest at most ~40
+ * levels (Linux 6.1); the transforms walk up from a call through parents,
+ * which the parser binding answers in time proportional to the depth, so a
+ * hostile file nested thousands of levels deep would take hours.
+ */
+export const MAX_NESTING = 256;
+
+const TRIGGER = new RegExp(GUP_TRIGGERS.join('|'), 'g');
+
+/** A top-level declaration holding a GUP name that nests deeper than MAX_NESTING, if any. */
+function tooDeep(file: ParsedFile): Node | null {
+  const seen = new Set<number>();
+  for (const m of file.text.matchAll(TRIGGER)) {
+    const top = topLevelAt(file, m.index!);
+    if (!top || seen.has(top.startIndex)) continue;
+    seen.add(top.startIndex);
+    if (nestsDeeper(top, MAX_NESTING)) return top;
+  }
+  return null;
+}
+
 export function processText(path: string, text: string, transforms: readonly Transform<any>[]): FileResult {
   if (IMPLEMENTATION.test(path)) return { path, sites: [] };
   let file: ParsedFile;
@@ -57,6 +81,21 @@ export function processText(path: string, text: string, transforms: readonly Tra
   } catch (e) {
     return { path, sites: [], error: `cannot parse: ${(e as Error).message}` };
   }
+  const deep = tooDeep(file);
+  if (deep) {
+    return { path, sites: [], error: `code nested deeper than ${MAX_NESTING} levels (line ${deep.startPosition.row + 1}); not processed` };
+  }
+  try {
+    return processParsed(file, transforms);
+  } catch (e) {
+    // A transform that throws is a gupmod bug: the file is reported and
+    // left as it is, and the other files are still processed.
+    return { path, sites: [], error: `internal error, file left as it is: ${(e as Error)?.message ?? e}` };
+  }
+}
+
+function processParsed(file: ParsedFile, transforms: readonly Transform<any>[]): FileResult {
+  const { path, text } = file;
   const claimed = new Set<number>();
   const matches: Array<{ t: Transform<any>; m: Match<any> }> = [];
   for (const t of transforms) {

@@ -2,6 +2,7 @@
  * gupmod's public API: `run(options)` walks, prefilters, parses, matches,
  * rewrites and verifies, and returns what it found. It never prints.
  */
+import { statSync } from 'node:fs';
 import * as os from 'node:os';
 import { TRANSFORMS } from '../transforms/index.js';
 import { GUP_TRIGGERS } from '../transforms/gup-api.js';
@@ -80,6 +81,36 @@ const AUTO_MIN_FILES = 512;
 /** Files per chunk handed to a worker (fewer for small trees). */
 const CHUNK_FILES = 32;
 
+function sizeOrZero(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0; // the read reports the problem
+  }
+}
+
+/**
+ * The files, in chunks for `workers` scanners. In path order, CHUNK_FILES a
+ * chunk (fewer for a small tree, so that each worker still gets a few). When
+ * every file is parsed (`bySize`, --no-prefilter on workers), parse time
+ * follows size, which varies by four orders of magnitude (generated register
+ * headers): one file a chunk, largest first, so that no worker is left with a
+ * long file at the end. The order of chunks does not change the result,
+ * which run() sorts by path.
+ */
+function chunksOf(files: string[], workers: number, bySize: boolean): ScanFile[][] {
+  let order: ScanFile[] = files.map((abs, id) => ({ id, abs }));
+  let size = Math.max(1, Math.min(CHUNK_FILES, Math.ceil(files.length / (4 * workers))));
+  if (bySize) {
+    const bytes = order.map((f) => sizeOrZero(f.abs));
+    order = order.sort((a, b) => bytes[b.id]! - bytes[a.id]! || a.id - b.id);
+    size = 1;
+  }
+  const chunks: ScanFile[][] = [];
+  for (let i = 0; i < order.length; i += size) chunks.push(order.slice(i, i + size));
+  return chunks;
+}
+
 function checkJobs(jobs: number | undefined): void {
   if (jobs !== undefined && !(Number.isInteger(jobs) && jobs >= 0)) {
     throw new UsageError(`--jobs wants a whole number of worker threads (0: none, work in the main thread); got '${jobs}'`);
@@ -104,39 +135,36 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     if (!pool && script && jobs > 0) pool = new Pool(script, config, jobs);
   };
   if (opts.jobs !== undefined) startPool();
-  let walked;
-  try {
-    walked = walkPathsSync(opts.paths, opts.cwd, opts.jobs === undefined ? (n) => n === AUTO_MIN_FILES && startPool() : undefined);
-  } catch (e) {
-    (pool as Pool | null)?.close();
-    throw e;
-  }
-  const files = walked.files;
-  const problems: FileProblem[] = walked.problems.map((p) => ({ path: displayPath(opts.cwd, p.path), reason: p.reason }));
-  const total = files.length;
   const items: ScanItem[] = [];
-  const progress: Progress = { scanned: 0, total, candidates: 0, sites: 0 };
-  const gather = (r: ChunkResult) => {
-    for (const it of r.items) items.push(it);
-    progress.scanned += r.scanned;
-    progress.candidates += r.candidates;
-    progress.sites += r.sites;
-    opts.onProgress?.({ ...progress });
-  };
-  const p = pool as Pool | null;
-  // Small trees still give each worker a few chunks.
-  const size = Math.max(1, Math.min(CHUNK_FILES, Math.ceil(total / (4 * (p ? jobs : 1)))));
-  const chunks: ScanFile[][] = [];
-  for (let i = 0; i < total; i += size) chunks.push(files.slice(i, i + size).map((abs, k) => ({ id: i + k, abs })));
-  if (p) {
-    await p.run(chunks, gather);
-  } else {
-    const scanner = new Scanner(config);
-    for (const c of chunks) {
-      gather(scanner.scan(c));
-      // Let the parser's finalizers run (see src/scan.ts).
-      await new Promise((resolve) => setImmediate(resolve));
+  let files: string[];
+  let problems: FileProblem[];
+  let progress: Progress;
+  try {
+    const walked = walkPathsSync(opts.paths, opts.cwd, opts.jobs === undefined ? (n) => n === AUTO_MIN_FILES && startPool() : undefined);
+    files = walked.files;
+    problems = walked.problems.map((p) => ({ path: displayPath(opts.cwd, p.path), reason: p.reason }));
+    progress = { scanned: 0, total: files.length, candidates: 0, sites: 0 };
+    const gather = (r: ChunkResult) => {
+      for (const it of r.items) items.push(it);
+      progress.scanned += r.scanned;
+      progress.candidates += r.candidates;
+      progress.sites += r.sites;
+      opts.onProgress?.({ ...progress });
+    };
+    const p = pool as Pool | null;
+    const chunks = chunksOf(files, p ? jobs : 1, !!(opts.noPrefilter && p));
+    if (p) {
+      await p.run(chunks, gather);
+    } else {
+      const scanner = new Scanner(config);
+      for (const c of chunks) {
+        gather(scanner.scan(c));
+        // Let the parser's finalizers run (see src/scan.ts).
+        await new Promise((resolve) => setImmediate(resolve));
+      }
     }
+  } finally {
+    (pool as Pool | null)?.close();
   }
   items.sort((a, b) => a.id - b.id);
   const results: FileResult[] = [];

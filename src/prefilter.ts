@@ -57,10 +57,13 @@ function windows(t: Buffer): Buffer[] {
 
 export class Prefilter {
   private readonly needles: Needle[];
+  /** Length of the longest trigger. */
+  readonly longest: number;
 
   constructor(triggers: readonly string[]) {
     const ts = [...new Set(triggers)].filter((t) => t.length > 0).map((t) => Buffer.from(t, 'latin1'));
     this.needles = [];
+    this.longest = Math.max(0, ...ts.map((t) => t.length));
     if (ts.length === 0) return;
     const shared = windows(ts[0]!).find((w) => ts.every((t) => t.includes(w)));
     if (shared) {

@@ -64,27 +64,54 @@ export interface ScanConfig {
   transforms: string[];
   /** Trigger names; null parses every file (--no-prefilter). */
   triggers: string[] | null;
+  /** Size of the read buffer (default 1 MiB; the tests make it small). */
+  scratchBytes?: number;
 }
 
-const INITIAL_BUFFER = 1 << 20;
-/** Source bytes parsed between two collections (~40 MB of dead trees). */
-const GC_BYTES = 2 << 20;
+/** Scratch read buffer: larger than all but 83 of Linux 6.1's 55k .c/.h files. */
+const SCRATCH_BYTES = 1 << 20;
+/** Source bytes parsed between two collections (~20 MB of dead trees). */
+const GC_BYTES = 1 << 20;
 
-/** V8's collector: global.gc under --expose-gc, else exposed now. */
+let gcFunction: (() => void) | null | undefined;
+
+/** V8's collector: global.gc under --expose-gc, else exposed now; null when it cannot be had. */
 function collector(): (() => void) | null {
+  if (gcFunction !== undefined) return gcFunction;
   const g = (globalThis as { gc?: () => void }).gc;
-  if (typeof g === 'function') return g;
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    const gc: unknown = vm.runInNewContext('gc');
-    return typeof gc === 'function' ? (gc as () => void) : null;
-  } catch {
-    return null;
+  gcFunction = null;
+  if (typeof g === 'function') {
+    gcFunction = g;
+  } else {
+    try {
+      v8.setFlagsFromString('--expose-gc');
+      const gc: unknown = vm.runInNewContext('gc');
+      if (typeof gc === 'function') gcFunction = gc as () => void;
+    } catch {
+      // keep null: the pool replaces workers instead
+    }
+  }
+  return gcFunction;
+}
+
+/** A whole file from its start, into a buffer sized by fstat. */
+function readWhole(fd: number): Buffer {
+  let buf = Buffer.allocUnsafe(fs.fstatSync(fd).size + 1);
+  let len = 0;
+  for (;;) {
+    if (len === buf.length) {
+      const bigger = Buffer.allocUnsafe(2 * buf.length);
+      buf.copy(bigger, 0, 0, len);
+      buf = bigger;
+    }
+    const n = fs.readSync(fd, buf, len, buf.length - len, len);
+    if (n === 0) return buf.subarray(0, len);
+    len += n;
   }
 }
 
 export class Scanner {
-  private buf = Buffer.allocUnsafe(INITIAL_BUFFER);
+  private readonly buf: Buffer;
   private readonly prefilter: Prefilter | null;
   private readonly transforms: readonly Transform<any>[];
   private parsedBytes = 0;
@@ -92,6 +119,7 @@ export class Scanner {
   private readonly gc = collector();
 
   constructor(private readonly config: ScanConfig) {
+    this.buf = Buffer.allocUnsafe(config.scratchBytes ?? SCRATCH_BYTES);
     this.prefilter = config.triggers ? new Prefilter(config.triggers) : null;
     this.transforms = config.transforms.map((id) => {
       const t = TRANSFORMS.find((x) => x.meta.id === id);
@@ -101,32 +129,47 @@ export class Scanner {
   }
 
   /**
-   * The whole file, as a view of the scratch buffer that the next read
-   * overwrites. One open, one read (more for a file larger than the
-   * buffer), one close; no stat.
+   * A candidate's bytes, else null. A file that fits the scratch buffer (all
+   * but ~80 of the kernel's, generated register headers) takes one open, one
+   * read and one close, no stat, and its bytes are a view of the scratch
+   * buffer that the next file overwrites. A larger one is prefiltered as it
+   * streams through the scratch buffer, and read whole, into a buffer of its
+   * own, only when it is a candidate: a worker's reading memory stays at the
+   * scratch buffer whatever the files.
    */
-  private read(abs: string): Buffer {
-    const fd = fs.openSync(abs, 'r');
-    let len = 0;
+  private load(abs: string): Buffer | null {
+    const fd = fs.openSync(abs, fs.constants.O_RDONLY);
     try {
-      for (;;) {
-        if (len === this.buf.length) {
-          const bigger = Buffer.allocUnsafe(this.buf.length * 2);
-          this.buf.copy(bigger, 0, 0, len);
-          this.buf = bigger;
-        }
-        const want = this.buf.length - len;
-        const n = fs.readSync(fd, this.buf, len, want, null);
-        len += n;
-        // A short read of a regular file is its end; saves a read per file.
-        // (Were it not, --write would still refuse: it compares the whole
-        // file on disk with what was read before overwriting it.)
-        if (n < want) break;
+      const len = fs.readSync(fd, this.buf, 0, this.buf.length, null);
+      // A short read of a regular file is its end: that saves a read per file.
+      // (Were it not, --write would still refuse: it compares the whole file
+      // on disk with what was read before overwriting it.)
+      if (len < this.buf.length) {
+        const bytes = this.buf.subarray(0, len);
+        return !this.prefilter || this.prefilter.matches(bytes) ? bytes : null;
       }
+      if (this.prefilter && !this.streamMatches(fd)) return null;
+      return readWhole(fd);
     } finally {
       fs.closeSync(fd);
     }
-    return this.buf.subarray(0, len);
+  }
+
+  /** Prefilter a file whose first scratch-buffer-full has been read, as it streams. */
+  private streamMatches(fd: number): boolean {
+    const pf = this.prefilter!;
+    const buf = this.buf;
+    // A trigger that straddles two reads is found whole in the second.
+    const keep = Math.max(0, pf.longest - 1);
+    let filled = buf.length;
+    for (;;) {
+      if (pf.matches(filled === buf.length ? buf : buf.subarray(0, filled))) return true;
+      if (filled < buf.length) return false;
+      buf.copy(buf, 0, filled - keep, filled);
+      const n = fs.readSync(fd, buf, keep, buf.length - keep, null);
+      if (n === 0) return false;
+      filled = keep + n;
+    }
   }
 
   /**
@@ -137,14 +180,14 @@ export class Scanner {
     const out: ChunkResult = { scanned: 0, candidates: 0, sites: 0, parsedBytes: 0, items: [] };
     for (const f of files) {
       out.scanned++;
-      let bytes: Buffer;
+      let bytes: Buffer | null;
       try {
-        bytes = this.read(f.abs);
+        bytes = this.load(f.abs);
       } catch (e) {
         out.items.push({ id: f.id, path: displayPath(this.config.cwd, f.abs), problem: errText(e) });
         continue;
       }
-      if (this.prefilter && !this.prefilter.matches(bytes)) continue;
+      if (!bytes) continue;
       out.candidates++;
       const shown = displayPath(this.config.cwd, f.abs);
       if (bytes.includes(0)) {
@@ -152,10 +195,18 @@ export class Scanner {
         continue;
       }
       const text = bytes.toString('latin1');
-      if (this.buf.length > 4 * INITIAL_BUFFER) this.buf = Buffer.allocUnsafe(INITIAL_BUFFER);
       this.parsedBytes += text.length;
       this.sinceGc += text.length;
-      const result = processText(shown, text, this.transforms);
+      let result: FileResult;
+      try {
+        result = processText(shown, text, this.transforms);
+      } catch (e) {
+        // A bug: name the file, keep the stack.
+        const orig = e instanceof Error ? e : new Error(String(e));
+        const err = new Error(`${shown}: ${orig.message}`, { cause: orig });
+        err.stack = `${shown}: ${orig.stack ?? orig.message}`;
+        throw err;
+      }
       out.sites += result.sites.length;
       out.items.push({ id: f.id, path: shown, result, before: result.output !== undefined ? text : undefined });
     }

@@ -52,13 +52,41 @@ export function verifyRewrite(
   return { reason: null, after };
 }
 
+/**
+ * Words that occur fewer times in the part of `after` that differs from
+ * `before` than in the part of `before` it replaced: the only names whose
+ * last use an edit can have removed. Cheap (a text comparison), so that the
+ * tree is searched only when such a name is a static function.
+ */
+function wordsLost(before: string, after: string): Set<string> {
+  const n = Math.min(before.length, after.length);
+  let p = 0;
+  while (p < n && before.charCodeAt(p) === after.charCodeAt(p)) p++;
+  let q = 0;
+  while (q < n - p && before.charCodeAt(before.length - 1 - q) === after.charCodeAt(after.length - 1 - q)) q++;
+  // Widen to whole words.
+  const word = /\w/;
+  while (p > 0 && word.test(before[p - 1]!)) p--;
+  while (q > 0 && word.test(before[before.length - q]!)) q--;
+  const count = (s: string) => {
+    const m = new Map<string, number>();
+    for (const w of s.match(/[A-Za-z_]\w*/g) ?? []) m.set(w, (m.get(w) ?? 0) + 1);
+    return m;
+  };
+  const a = count(before.slice(p, before.length - q));
+  const b = count(after.slice(p, after.length - q));
+  return new Set([...a].filter(([w, k]) => (b.get(w) ?? 0) < k).map(([w]) => w));
+}
+
 /** A static function called before the rewrite and no longer after it. */
 function orphanedStatics(before: ParsedFile, after: ParsedFile): string | null {
+  const lost = wordsLost(before.text, after.text);
+  if (lost.size === 0) return null;
   const statics = new Set(
     before.root.namedChildren
-      .filter((n) => n.type === 'function_definition' && /^\s*static\b/.test(n.text))
+      .filter((n) => n.type === 'function_definition' && /^static\b/.test(before.text.slice(n.startIndex, n.startIndex + 7)))
       .map((n) => functionName(n))
-      .filter((n): n is string => !!n),
+      .filter((n): n is string => !!n && lost.has(n)),
   );
   if (statics.size === 0) return null;
   const uses = (f: ParsedFile) => {

@@ -16,11 +16,22 @@ import { Scanner, type ScanConfig, type ScanFile } from './scan.js';
 if (parentPort) {
   const port = parentPort;
   const scanner = new Scanner(workerData as ScanConfig);
-  port.on('message', (msg: { files: ScanFile[] }) => {
+  // One chunk per turn of the event loop: the parser's trees that the
+  // scanner's collections free are released by finalizers that run between
+  // turns (see src/scan.ts), and a port delivers all its queued messages in
+  // one go.
+  const queue: ScanFile[][] = [];
+  const step = () => {
+    const files = queue.shift()!;
     try {
-      port.postMessage({ ok: scanner.scan(msg.files) });
+      port.postMessage({ ok: scanner.scan(files) });
     } catch (e) {
       port.postMessage({ error: (e as Error)?.stack ?? String(e) });
     }
+    if (queue.length) setImmediate(step);
+  };
+  port.on('message', (msg: { files: ScanFile[] }) => {
+    queue.push(msg.files);
+    if (queue.length === 1) setImmediate(step);
   });
 }

@@ -97,12 +97,53 @@ export function insideError(node: Node): boolean {
   return false;
 }
 
-/** Number of ERROR and MISSING nodes in a subtree. */
+/**
+ * Number of ERROR and MISSING nodes in a subtree. Iterative (a cursor walk
+ * into the subtrees that hold an error): a deeply nested hostile file must
+ * not overflow the stack.
+ */
 export function errorCount(node: Node): number {
   if (!node.hasError) return 0;
-  let count = node.type === 'ERROR' || node.isMissing ? 1 : 0;
-  for (const c of node.children) count += errorCount(c);
+  let count = 0;
+  walk(node, (n) => {
+    if (!n.hasError) return false;
+    if (n.type === 'ERROR' || n.isMissing) count++;
+    return true;
+  });
   return count;
+}
+
+/**
+ * True when the subtree of `node` nests deeper than `limit` levels. A cursor
+ * walk that stops as soon as it passes the limit. Asking a node for its
+ * parent costs time proportional to its depth in the Node binding, so a
+ * transform walking up from a node thousands of levels deep takes quadratic
+ * time: the engine refuses such code before matching.
+ */
+export function nestsDeeper(node: Node, limit: number): boolean {
+  const cursor = (node as unknown as Parser.SyntaxNode).walk();
+  let depth = 0;
+  for (;;) {
+    if (cursor.gotoFirstChild()) {
+      if (++depth > limit) return true;
+      continue;
+    }
+    for (;;) {
+      if (depth === 0) return false;
+      if (cursor.gotoNextSibling()) break;
+      cursor.gotoParent();
+      depth--;
+    }
+  }
+}
+
+/** The child of the root (a top-level declaration, or an ERROR node) holding offset `index`, if any. */
+export function topLevelAt(file: ParsedFile, index: number): Node | null {
+  const cursor = (file.root as unknown as Parser.SyntaxNode).walk();
+  // The binding returns the child's index (-1: none), not the boolean its types say.
+  const moved = cursor.gotoFirstChildForIndex(index) as unknown;
+  if (moved === false || moved === -1 || moved == null) return null;
+  return cursor.currentNode as unknown as Node;
 }
 
 /**
