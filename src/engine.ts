@@ -4,7 +4,7 @@
  */
 import MagicString from 'magic-string';
 import type { Node, ParsedFile } from './parse/index.js';
-import { nestsDeeper, parse, topLevelAt } from './parse/index.js';
+import { conditionalAt, nestsDeeper, parse, topLevelAt } from './parse/index.js';
 import { eolOf } from './c/text.js';
 import type { Edit, Match, Site, Transform } from './types.js';
 import { isRefusal } from './types.js';
@@ -73,6 +73,19 @@ function tooDeep(file: ParsedFile): Node | null {
   return null;
 }
 
+/**
+ * Does an edit lie in another preprocessor branch than the call? Then the
+ * rewrite would change code that is compiled in other configurations than
+ * the call (a label and its release outside an `#if 0` holding the call).
+ */
+function crossesConditional(file: ParsedFile, callStart: number, edits: Edit[]): boolean {
+  const home = conditionalAt(file, callStart);
+  const key = (n: Node | null) => (n ? `${n.type}@${n.startIndex}` : '');
+  return edits.some(
+    (e) => key(conditionalAt(file, e.start)) !== key(home) || (e.end > e.start && key(conditionalAt(file, e.end - 1)) !== key(home)),
+  );
+}
+
 export function processText(path: string, text: string, transforms: readonly Transform<any>[]): FileResult {
   if (IMPLEMENTATION.test(path)) return { path, sites: [] };
   let file: ParsedFile;
@@ -115,6 +128,11 @@ function processParsed(file: ParsedFile, transforms: readonly Transform<any>[]):
     if (isRefusal(r)) {
       m.site.action = 'review';
       m.site.reason = r.refuse;
+      continue;
+    }
+    if (crossesConditional(file, m.callStart, r.edits)) {
+      m.site.action = 'review';
+      m.site.reason = 'its edits reach across an #if/#ifdef branch boundary from the call';
       continue;
     }
     if (overlaps(r.edits, accepted)) {

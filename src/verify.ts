@@ -4,20 +4,14 @@
  * transform runs over its own output.
  */
 import type { Node, ParsedFile } from './parse/index.js';
-import { errorCount, functionName, parse } from './parse/index.js';
+import { errorCount, functionName, functionsNamed, parse, topLevelAt } from './parse/index.js';
 import { identUses } from './c/syntax.js';
 import type { Transform } from './types.js';
 
-function functionsNamed(root: Node, name: string | null): Node[] {
-  return root.namedChildren.filter((n) => n.type === 'function_definition' && functionName(n) === name);
-}
-
-/** The function holding [start, end) in `file`. */
+/** The function holding offset `start` in `file`. */
 export function functionAt(file: ParsedFile, start: number): Node | null {
-  for (const n of file.root.namedChildren) {
-    if (n.type === 'function_definition' && n.startIndex <= start && n.endIndex >= start) return n;
-  }
-  return null;
+  const n = topLevelAt(file, start);
+  return n && n.type === 'function_definition' && n.startIndex <= start ? n : null;
 }
 
 /** Returns a reason when the rewrite must be dropped, or null when it holds. */
@@ -32,7 +26,7 @@ export function verifyRewrite(
   const oldFn = functionAt(before, fnStart);
   const name = oldFn ? functionName(oldFn) : null;
   const oldCount = oldFn ? errorCount(oldFn) : errorCount(before.root);
-  const candidates = oldFn ? functionsNamed(after.root, name) : [after.root];
+  const candidates = oldFn ? functionsNamed(after, name) : [after.root];
   const newFn = candidates.length === 1 ? candidates[0] : null;
   if (!newFn) return { reason: 'the rewritten function cannot be found again after the edit', after };
   if (errorCount(newFn) > oldCount) return { reason: 'the rewrite would introduce a syntax error', after };
@@ -43,6 +37,8 @@ export function verifyRewrite(
   }
   const label = orphanedLabel(oldFn, newFn);
   if (label) return { reason: `the rewrite would leave label ${label} unused`, after };
+  const target = danglingGoto(oldFn, newFn);
+  if (target) return { reason: `the rewrite would leave goto ${target} without its label`, after };
   const orphan = orphanedStatics(before, after);
   if (orphan) return { reason: `the rewrite would leave the static function ${orphan} unused`, after };
   const again = transform
@@ -83,10 +79,9 @@ function orphanedStatics(before: ParsedFile, after: ParsedFile): string | null {
   const lost = wordsLost(before.text, after.text);
   if (lost.size === 0) return null;
   const statics = new Set(
-    before.root.namedChildren
-      .filter((n) => n.type === 'function_definition' && /^static\b/.test(before.text.slice(n.startIndex, n.startIndex + 7)))
-      .map((n) => functionName(n))
-      .filter((n): n is string => !!n && lost.has(n)),
+    [...lost].filter((w) =>
+      functionsNamed(before, w).some((n) => /^static\b/.test(before.text.slice(n.startIndex, n.startIndex + 7))),
+    ),
   );
   if (statics.size === 0) return null;
   const uses = (f: ParsedFile) => {
@@ -102,6 +97,28 @@ function orphanedStatics(before: ParsedFile, after: ParsedFile): string | null {
   const b = uses(after);
   for (const name of statics) {
     if ((a.get(name) ?? 0) > 0 && (b.get(name) ?? 0) === 0) return name;
+  }
+  return null;
+}
+
+/** The labels defined in a function. */
+function labelsIn(fn: Node): Set<string> {
+  return new Set(
+    fn
+      .descendantsOfType('statement_identifier')
+      .filter((l) => l.parent?.type === 'labeled_statement')
+      .map((l) => l.text),
+  );
+}
+
+/** A goto whose label the function defined before the rewrite and no longer does. */
+function danglingGoto(oldFn: Node | null, newFn: Node): string | null {
+  if (!oldFn) return null;
+  const before = labelsIn(oldFn);
+  const after = labelsIn(newFn);
+  for (const g of newFn.descendantsOfType('goto_statement')) {
+    const l = g.childForFieldName('label')?.text;
+    if (l && before.has(l) && !after.has(l)) return l;
   }
   return null;
 }

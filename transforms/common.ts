@@ -4,7 +4,7 @@
  * pages, and repairing a goto label that the pin failure must no longer reach.
  */
 import type { Node, ParsedFile } from '../src/parse/index.js';
-import { enclosingFunction, functionName, walk } from '../src/parse/index.js';
+import { enclosingFunction, functionName, functionsNamed, walk } from '../src/parse/index.js';
 import {
   blockStatements,
   callArgs,
@@ -214,8 +214,7 @@ function releaseHelper(file: ParsedFile, name: string): { params: number; pages:
   if (!cache) helperCache.set(file, (cache = new Map()));
   if (cache.has(name)) return cache.get(name)!;
   let found: { params: number; pages: number; count: number } | null = null;
-  for (const fn of file.root.namedChildren) {
-    if (fn.type !== 'function_definition' || functionName(fn) !== name) continue;
+  for (const fn of functionsNamed(file, name)) {
     const decl = fn.descendantsOfType('function_declarator')[0];
     const params = decl?.childForFieldName('parameters')?.namedChildren.filter((p) => p.type === 'parameter_declaration') ?? [];
     const names = params.map((p) => declaredName(p.childForFieldName('declarator') ?? p));

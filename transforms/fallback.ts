@@ -4,6 +4,7 @@
  * however many pages it got, or unknown. All are left alone.
  */
 import type { Node, ParsedFile } from '../src/parse/index.js';
+import { insideError } from '../src/parse/index.js';
 import { identUses, isIdent, unparen } from '../src/c/syntax.js';
 import type { Category, Site } from '../src/types.js';
 import { GupCall, findGupCalls, siteFor } from './common.js';
@@ -16,6 +17,10 @@ function classify(g: GupCall): { category: Category; reason: string } {
   if (!g.api.rewritable) {
     return { category: 'partial-ok', reason: `${g.api.name} may pin fewer pages and must not sleep or fault: never rewritten` };
   }
+  // Inside an ERROR node the tree is the parser's guess (an #if whose
+  // branches each open a brace, a macro it does not know): the loops and
+  // uses around the call are not to be trusted.
+  if (insideError(g.call)) return { category: 'unknown', reason: 'the code around the call does not parse cleanly (an #if or a macro the parser does not follow?)' };
   const fn = g.fn;
   for (let n: Node | null = g.call.parent; n && n !== fn; n = n.parent) {
     if (LOOPS.test(n.type)) return { category: 'chunked-loop', reason: 'pins in a loop, a chunk at a time, and consumes what each call returns' };

@@ -84,6 +84,45 @@ export function functionName(fn: Node): string | null {
   return id && id.type === 'identifier' ? id.text : null;
 }
 
+/**
+ * The function definitions named `name` in `file`. Found from the name's
+ * occurrences in the text, not by asking every top-level node for its name:
+ * a 20 MB file has hundreds of thousands of them.
+ */
+export function functionsNamed(file: ParsedFile, name: string | null): Node[] {
+  if (name === null) return file.root.namedChildren.filter((n) => n.type === 'function_definition' && functionName(n) === null);
+  const out = new Map<number, Node>();
+  const text = file.text;
+  // A function's name is followed by its parameter list and precedes its body.
+  for (const m of text.matchAll(new RegExp(`\\b${name.replace(/\W/g, '\\$&')}\\s*\\(`, 'g'))) {
+    const top = topLevelAt(file, m.index!);
+    if (!top || top.type !== 'function_definition' || out.has(top.startIndex)) continue;
+    const body = text.indexOf('{', top.startIndex);
+    if (body >= 0 && body < m.index!) continue;
+    if (functionName(top) === name) out.set(top.startIndex, top);
+  }
+  return [...out.values()];
+}
+
+const CONDITIONAL = /^preproc_(if|ifdef|elif|elifdef|else)$/;
+
+/**
+ * The innermost preprocessor conditional branch (`#if`/`#ifdef` .. its
+ * `#elif`/`#else`, or an `#elif`/`#else` .. the next) holding offset
+ * `index`, or null outside any. Code in one branch is compiled or not
+ * depending on the configuration, independently of the code around it.
+ */
+export function conditionalAt(file: ParsedFile, index: number): Node | null {
+  for (let n: Node | null = file.root.descendantForIndex(index, index); n; n = n.parent) {
+    if (CONDITIONAL.test(n.type)) {
+      // The #if node spans its #else: a point in the #else branch belongs to that.
+      const alt = n.childForFieldName('alternative');
+      return alt && index >= alt.startIndex ? alt : n;
+    }
+  }
+  return null;
+}
+
 /** True when the subtree holds no ERROR or MISSING node. */
 export function isErrorFree(node: Node): boolean {
   return !node.hasError;

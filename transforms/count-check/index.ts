@@ -604,7 +604,9 @@ function analyze(file: ParsedFile, g: GupCall): Verdict | null {
     const all = [...edits];
     const gone = (gt: Node) => {
       const label = gt.childForFieldName('label')!.text;
-      return all.some((e) => gt.startIndex >= e.start && gt.endIndex <= e.end && !new RegExp(`\\bgoto\\s+${label}\\s*;`).test(e.text));
+      // (Comments stripped: `goto /* why */ label;` in kept text still jumps there.)
+      const kept = (t: string) => t.replace(/\/\*[\s\S]*?\*\//g, ' ').replace(/\/\/[^\n]*/g, ' ');
+      return all.some((e) => gt.startIndex >= e.start && gt.endIndex <= e.end && !new RegExp(`\\bgoto\\s+${label}\\s*;`).test(kept(e.text)));
     };
     const orphans = dropOrphanLabels(text, fn, gone, all);
     if ('refuse' in orphans) review(orphans.refuse);

@@ -538,7 +538,10 @@ function plan(file: ParsedFile, fn: Node, g: GupCall, loop: Node, p: Parts): Ver
     if (fail.terminator === 'break') review('the failure check after the loop breaks');
     if (t!.kind === 'count') inner.replace(t!.node, result);
     else if (t!.kind === 'le') inner.replace(t!.op, '<');
-    edits.push({ start: tail.startIndex, end: tail.endIndex, text: rebuildIf(text, tail, fail.kept, inner, indent, 0) });
+    // Rebuilt only when it changes: a check kept as it was keeps its bytes (trailing blanks included).
+    const rebuilt = rebuildIf(text, tail, fail.kept, inner, indent, 0);
+    const same = text.slice(tail.startIndex, tail.endIndex).replace(/[ \t]+(?=\r?\n)/g, '').replace(/\r\n/g, '\n');
+    if (rebuilt !== same) edits.push({ start: tail.startIndex, end: tail.endIndex, text: rebuilt });
   } else {
     const t = errorTest(check, result)!;
     if (t.childForFieldName('operator')?.text === '<=') inner.replace(t.childForFieldName('operator')!, '<');
