@@ -297,5 +297,6 @@ describe('fuzz: mutated fixtures', () => {
     // The fuzzer must exercise the rewrite path and the compiler, not only refusals.
     expect(stats.rewrites).toBeGreaterThan(ITERATIONS / 10);
     expect(stats.compiledPairs).toBeGreaterThan(10);
-  });
+    // A bound for longer hunts (GUPMOD_FUZZ_ITERATIONS); the default run takes ~15 s.
+  }, Math.max(120_000, ITERATIONS * 100));
 });

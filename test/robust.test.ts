@@ -570,6 +570,22 @@ describe('fuzz reproducers', () => {
     expect(processText('x.c', input, TRANSFORMS).output).toBe(expected);
   });
 
+  it('count-check: a call inside `#if 0` whose label lies outside it is left for review, not rewritten', () => {
+    // Seed 3, iteration 398: the label err_unpin and its release, compiled in
+    // every configuration, went with a pin only the `#if 0` branch holds
+    // (gcc: `pinned` now unused).
+    const c = PAIRS.find((x) => x.transform === 'count-check' && x.name === 'goto-label-next-label')!;
+    const call = '\tpinned = pin_user_pages_fast(';
+    const input = c.input.replace(call, `#if 0\n${call}`).replace('\t\tgoto err_unpin;\n\t}\n', '\t\tgoto err_unpin;\n\t}\n#endif\n');
+    expect(input.match(/^#(if 0|endif)$/gm)).toEqual(['#if 0', '#endif']);
+    const r = processText('x.c', input, TRANSFORMS);
+    expect(r.output).toBeUndefined();
+    expect(r.sites.map((s) => [s.action, s.reason])).toEqual([['review', 'its edits reach across an #if/#ifdef branch boundary from the call']]);
+    // A function wholly inside one #ifdef is rewritten as usual.
+    const wrap = (s: string) => s.replace('int cbuf_attach(', '#ifdef CONFIG_CBUF\nint cbuf_attach(').replace('\treturn ret;\n}\n', '\treturn ret;\n}\n#endif\n');
+    expect(processText('x.c', wrap(c.input), TRANSFORMS).output).toBe(wrap(c.expected));
+  });
+
   it('verify drops a rewrite that leaves a goto without its label', () => {
     const before = 'int f(int a)\n{\n\tif (a)\n\t\tgoto out;\n\treturn 0;\nout:\n\treturn a;\n}\n';
     const after = 'int f(int a)\n{\n\tif (a)\n\t\tgoto out;\n\treturn 0;\n}\n';
