@@ -586,6 +586,31 @@ describe('fuzz reproducers', () => {
     expect(processText('x.c', wrap(c.input), TRANSFORMS).output).toBe(wrap(c.expected));
   });
 
+  it('retry-loop: a goto the parser cannot read (a macro before it on its line) still needs its label: the rewrite is dropped', () => {
+    // Seed 6, iteration 432: `dev_err(...); BAR` made `goto err_unpin;` part
+    // of an ERROR node; the label and its release went, the goto stayed.
+    const c = PAIRS.find((x) => x.transform === 'retry-loop' && x.name === 'goto-shared-label-next-label')!;
+    const input = c.input.replace(/(dev_err\(cam->dev, "cannot queue frame: %ld\\n", ret\);)/, '$1 BAR');
+    expect(input).not.toBe(c.input);
+    const r = processText('x.c', input, TRANSFORMS);
+    expect(r.output).toBeUndefined();
+    expect(r.sites.map((s) => [s.action, s.reason])).toEqual([['review', 'rewrite dropped: the rewrite would leave goto err_unpin without its label']]);
+  });
+
+  it('count-check: a GUP statement the parser glues to a macro ending the line before is left for review', () => {
+    // Seed 6, iteration 4419: `return -ENOMEM; BAR` + `ret = gup(...)` parse
+    // as the declaration `BAR ret = gup(...)`; the call was printed at the end
+    // of the `if (!pages) return -ENOMEM;` line.
+    const c = PAIRS.find((x) => x.transform === 'count-check' && x.name === 'leak-return-efault')!;
+    const input = c.input.replace('return -ENOMEM;\n', 'return -ENOMEM; BAR\n');
+    expect(input).not.toBe(c.input);
+    const r = processText('x.c', input, TRANSFORMS);
+    expect(r.output).toBeUndefined();
+    expect(r.sites.map((s) => [s.action, s.reason])).toEqual([
+      ['review', 'the statement holding the GUP call shares its line with code before it (a macro the parser does not know?)'],
+    ]);
+  });
+
   it('verify drops a rewrite that leaves a goto without its label', () => {
     const before = 'int f(int a)\n{\n\tif (a)\n\t\tgoto out;\n\treturn 0;\nout:\n\treturn a;\n}\n';
     const after = 'int f(int a)\n{\n\tif (a)\n\t\tgoto out;\n\treturn 0;\n}\n';

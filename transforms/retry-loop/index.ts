@@ -21,7 +21,7 @@ import {
   writesTo,
 } from '../../src/c/syntax.js';
 import { formatCall } from '../../src/c/print.js';
-import { dedent, deleteNodeLines, indentAt, sliceWithEdits } from '../../src/c/text.js';
+import { dedent, deleteNodeLines, indentAt, sliceWithEdits, startsLine } from '../../src/c/text.js';
 import type { Edit, Match, Rewrite } from '../../src/types.js';
 import { defineTransform } from '../../src/types.js';
 import { LOCK_CALLS } from '../gup-api.js';
@@ -194,6 +194,7 @@ function analyze(file: ParsedFile, g: GupCall): Verdict | null {
     if (!callStmt || exprOf(callStmt) !== null && exprOf(callStmt)!.startIndex !== assign.startIndex || callStmt.type !== 'expression_statement') {
       review('the GUP call is not a statement of its own in the loop body');
     }
+    if (!startsLine(file.text, callStmt!.startIndex)) review('the statement holding the GUP call shares its line with code before it (a macro the parser does not know?)');
     if (body.type !== 'compound_statement') review('loop body is not a block');
     const comment = hasCommentOrPreproc(loop);
     if (comment) review(`${comment.type === 'comment' ? 'a comment' : 'a preprocessor directive'} inside the loop`);
