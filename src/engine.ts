@@ -10,6 +10,7 @@ import type { Edit, Match, Site, Transform } from './types.js';
 import { isRefusal } from './types.js';
 import { verifyRewrite } from './verify.js';
 import { fallbackSites } from '../transforms/fallback.js';
+import { mayCallGup } from '../transforms/common.js';
 import { GUP_TRIGGERS } from '../transforms/gup-api.js';
 
 export interface FileResult {
@@ -88,6 +89,8 @@ function crossesConditional(file: ParsedFile, callStart: number, edits: Edit[]):
 
 export function processText(path: string, text: string, transforms: readonly Transform<any>[]): FileResult {
   if (IMPLEMENTATION.test(path)) return { path, sites: [] };
+  // Every site is a GUP call: a file without call-shaped code is not parsed.
+  if (!mayCallGup(text)) return { path, sites: [] };
   let file: ParsedFile;
   try {
     file = parse(path, text);

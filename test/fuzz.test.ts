@@ -28,6 +28,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { processText } from '../src/engine.js';
+import { findGupCalls, mayCallGup } from '../transforms/common.js';
 import { errorCount, parse, topLevelAt } from '../src/parse/index.js';
 import { TRANSFORMS } from '../transforms/index.js';
 import { GUP_TRIGGERS } from '../transforms/gup-api.js';
@@ -283,6 +284,8 @@ describe('fuzz: mutated fixtures', () => {
         continue;
       }
       if (r.error) fail(`processText reported an error: ${r.error}`, ctx, text);
+      // The text check that spares a parse must never hide a call the parser finds.
+      if (!mayCallGup(text) && findGupCalls(parse('in.c', text)).length) fail('mayCallGup says no call, the parser finds one', ctx, text);
       if (r.output === undefined) continue;
       stats.rewrites++;
       const before = errorCount(parse('in.c', text).root);

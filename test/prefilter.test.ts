@@ -11,6 +11,8 @@ import { GUP_TRIGGERS } from '../transforms/gup-api.js';
 import { Prefilter } from '../src/prefilter.js';
 import { Scanner } from '../src/scan.js';
 import { fixtureCases } from './helpers.js';
+import { parse } from '../src/parse/index.js';
+import { findGupCalls, mayCallGup } from '../transforms/common.js';
 
 const naive = (ts: readonly string[], b: Buffer) => ts.some((t) => b.includes(Buffer.from(t, 'latin1')));
 
@@ -96,5 +98,55 @@ describe('Scanner on files larger than its read buffer', () => {
     const r = new Scanner({ cwd: dir, transforms: [], triggers: null, scratchBytes: MB }).scan([{ id: 0, abs: file }]);
     expect(r.candidates).toBe(1);
     expect(r.items[0]!.problem).toBeUndefined();
+  });
+});
+
+describe('mayCallGup: the text check that spares parsing files without a GUP call', () => {
+  const callsIn = (text: string) => findGupCalls(parse('x.c', text)).length;
+  const body = (s: string) => `static int f(unsigned long a, struct page **p)\n{\n\tlong ret;\n\n${s}\n\treturn 0;\n}\n`;
+  const cases: Array<[string, string, boolean]> = [
+    ['a call', body('\tret = pin_user_pages_fast(a, 1, FOLL_WRITE, p);'), true],
+    ['a comment across lines between the name and its arguments', body('\tret = get_user_pages /* x\n */ (a, 1, 0, p, NULL);'), true],
+    ['a line comment between the name and its arguments', body('\tret = get_user_pages // x\n\t\t(a, 1, 0, p, NULL);'), true],
+    ['a line continuation before the arguments', body('\tret = get_user_pages \\\n\t\t(a, 1, 0, p, NULL);'), true],
+    ['a call after a string holding a quote and a comment opener', body('\tpr_info("\'/*\\"");\n\tret = get_user_pages(a, 1, 0, p, NULL);'), true],
+    ['a call after a character constant holding a double quote', body('\tchar c = \'"\';\n\tret = get_user_pages(a, 1, 0, p, NULL);'), true],
+    ['a name only in a block comment', body('\t/* see get_user_pages() */'), false],
+    ['a name only in a line comment', body('\t// like pin_user_pages(), but\n'), false],
+    ['a name only in a string', body('\tpr_err("get_user_pages(%d) failed\\n", 1);'), false],
+    ['a string continued on the next line', body('\tpr_err("x \\\nget_user_pages(");'), false],
+    ['a name that is not a GUP function', body('\tret = get_user_pages_unknown_thing(a);'), false],
+    ['a name without a call', body('\tvoid *fp = get_user_pages;'), false],
+    ['an unterminated comment (no comment to the parser either)', body('\t/* get_user_pages(a, 1, 0, p, NULL);'), true],
+  ];
+  for (const [what, text, expected] of cases) {
+    it(`${what}: ${expected ? 'maybe a call' : 'no call'}, as the parser sees it`, () => {
+      expect(mayCallGup(text)).toBe(expected);
+      // Never no where the parser finds a call.
+      if (!expected) expect(callsIn(text)).toBe(0);
+      else if (!/unknown/.test(what)) expect(callsIn(text)).toBeGreaterThan(0);
+    });
+  }
+
+  it('says maybe for every fixture that holds a GUP call', () => {
+    let seen = 0;
+    for (const id of ['retry-loop', 'count-check']) {
+      for (const c of fixtureCases(id)) {
+        if (callsIn(c.input) === 0) continue;
+        seen++;
+        expect(mayCallGup(c.input), `${id}/${c.name}`).toBe(true);
+      }
+    }
+    expect(seen).toBeGreaterThan(60);
+  });
+});
+
+describe('mayCallGup on hostile text', () => {
+  it('many comment openers and no closer, then a call: still a call (the parser reads on as code)', () => {
+    const text = '/*'.repeat(1 << 20) + '\nint f(void) { return get_user_pages(1, 1, 0, 0, 0); }\n';
+    expect(mayCallGup(text)).toBe(true);
+  });
+  it('many lone quotes and names without a call', () => {
+    expect(mayCallGup(`int x = '${'"'.repeat(1 << 20)}\n${'get_user_pages '.repeat(1 << 16)};\n`)).toBe(false);
   });
 });

@@ -21,6 +21,7 @@ import {
   writesTo,
 } from '../src/c/syntax.js';
 import { deleteLines, deleteNodeLines, lineEnd, lineStart, startsLine } from '../src/c/text.js';
+import { someCallInCode } from '../src/c/lex.js';
 import type { Edit, Site } from '../src/types.js';
 import {
   ARRAY_RELEASES,
@@ -41,6 +42,18 @@ export interface GupCall {
   fn: Node | null;
 }
 
+const GUP_NAME = /\b(?:get|pin)_user_pages\w*/g;
+
+/**
+ * False when the text cannot hold a GUP call, decided without parsing (see
+ * src/c/lex.ts): a third of the files that mention a GUP name do so only in
+ * comments, messages or prototypes' neighbours, and parsing is most of a
+ * run's cost. True is only a maybe: a prototype is call-shaped too.
+ */
+export function mayCallGup(text: string): boolean {
+  return someCallInCode(text, GUP_NAME, (name) => gupApi(name) !== undefined);
+}
+
 const callCache = new WeakMap<ParsedFile, GupCall[]>();
 
 /** Every call of the GUP family in a file. */
@@ -50,7 +63,7 @@ export function findGupCalls(file: ParsedFile): GupCall[] {
   const out: GupCall[] = [];
   // Find the names in the text, then ask the tree for the node there: much
   // cheaper than visiting every identifier of a large file.
-  for (const m of file.text.matchAll(/\b(?:get|pin)_user_pages\w*/g)) {
+  for (const m of file.text.matchAll(GUP_NAME)) {
     const id = file.root.descendantForIndex(m.index!, m.index! + m[0].length);
     if (id.type !== 'identifier' || id.startIndex !== m.index || id.endIndex !== m.index! + m[0].length) continue;
     const api = gupApi(id.text);
