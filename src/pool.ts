@@ -50,6 +50,7 @@ export class Pool {
   private settle: { resolve: () => void; reject: (e: Error) => void } | null = null;
   private error: Error | null = null;
   private closed = false;
+  private ended = false;
 
   constructor(
     private readonly script: URL,
@@ -60,19 +61,38 @@ export class Pool {
   }
 
   /**
-   * Scan the chunks; `gather` sees each ChunkResult as it arrives, in no fixed
-   * order. The first error (an exception in a worker, or a worker that dies)
-   * stops every worker and rejects. The pool is closed afterwards.
+   * Scan chunks as they are added (`add`), until `end()`; `gather` sees each
+   * ChunkResult as it arrives, in no fixed order. The promise settles when
+   * every chunk added before `end()` is done; the first error (an exception
+   * in a worker, or a worker that dies) stops every worker and rejects. The
+   * pool is closed afterwards.
    */
-  run(chunks: ScanFile[][], gather: (r: ChunkResult) => void): Promise<void> {
-    this.chunks = chunks;
+  start(gather: (r: ChunkResult) => void): Promise<void> {
     this.gather = gather;
     return new Promise<void>((resolve, reject) => {
       this.settle = { resolve, reject };
-      if (this.error) return this.fail(this.error);
-      if (chunks.length === 0) return this.finish();
-      for (const s of this.live) this.feed(s);
+      if (this.error) this.fail(this.error);
     });
+  }
+
+  /** More chunks for the workers. */
+  add(chunks: ScanFile[][]): void {
+    for (const c of chunks) this.chunks.push(c);
+    for (const s of this.live) this.feed(s);
+  }
+
+  /** No more chunks will be added. */
+  end(): void {
+    this.ended = true;
+    if (this.done === this.chunks.length) this.finish();
+  }
+
+  /** `start`, `add` and `end` in one. */
+  run(chunks: ScanFile[][], gather: (r: ChunkResult) => void): Promise<void> {
+    const p = this.start(gather);
+    this.add(chunks);
+    this.end();
+    return p;
   }
 
   /** Stop every worker. */
@@ -128,8 +148,8 @@ export class Pool {
     s.inFlight--;
     this.done++;
     this.gather(r);
-    if (this.done === this.chunks.length) return this.finish();
-    if (!s.retiring && r.parsedBytes >= RECYCLE_BYTES && this.next < this.chunks.length) {
+    if (this.ended && this.done === this.chunks.length) return this.finish();
+    if (!s.retiring && r.parsedBytes >= RECYCLE_BYTES && !(this.ended && this.next === this.chunks.length)) {
       s.retiring = true;
       this.feed(this.spawn());
     }

@@ -5,8 +5,8 @@
  * tree-sitter's SyntaxNode satisfies structurally; offsets are string offsets,
  * equal to byte offsets because sources are decoded as latin1.
  */
-import Parser from 'tree-sitter';
-import C from 'tree-sitter-c';
+import { createRequire } from 'node:module';
+import type Parser from 'tree-sitter';
 
 export interface Point {
   row: number;
@@ -50,10 +50,17 @@ export interface ParsedFile {
 
 let parser: Parser | undefined;
 
+/**
+ * The parser, made at the first parse: the native modules load then, not
+ * when this module is imported, so that the CLI's main thread, which leaves
+ * parsing to its worker threads, does not pay for them at start-up.
+ */
 function getParser(): Parser {
   if (!parser) {
-    parser = new Parser();
-    parser.setLanguage(C as unknown as Parser.Language);
+    const require = createRequire(import.meta.url);
+    const TreeSitter = require('tree-sitter') as typeof Parser;
+    parser = new TreeSitter();
+    parser.setLanguage(require('tree-sitter-c') as Parser.Language);
   }
   return parser;
 }
