@@ -4,7 +4,7 @@
  * pages, and repairing a goto label that the pin failure must no longer reach.
  */
 import type { Node, ParsedFile } from '../src/parse/index.js';
-import { enclosingFunction, functionName, functionsNamed, walk } from '../src/parse/index.js';
+import { enclosingFunction, functionName, functionsNamed } from '../src/parse/index.js';
 import {
   blockStatements,
   callArgs,
@@ -126,8 +126,8 @@ export function completeFlags(flags: Node, fn: Node | null): { text: string } | 
 function isBooleanVariable(fn: Node, name: string): boolean {
   let declaredBool = false;
   let found = false;
-  walk(fn, (n) => {
-    if (n.type !== 'declaration' && n.type !== 'parameter_declaration') return true;
+  // descendantsOfType: found by the parser, in document order, without a walk in JavaScript.
+  for (const n of fn.descendantsOfType(['declaration', 'parameter_declaration'])) {
     const ds = n.type === 'declaration' ? declarators(n) : [n.childForFieldName('declarator')].filter(Boolean) as Node[];
     for (const d of ds) {
       if (declaredName(d) === name) {
@@ -136,8 +136,7 @@ function isBooleanVariable(fn: Node, name: string): boolean {
         if (/^(bool|_Bool)$/.test(type)) declaredBool = true;
       }
     }
-    return true;
-  });
+  }
   if (declaredBool) return true;
   return found ? /^(write|writ|writable|writeable|dirty|rw|is_write|make_dirty)$/.test(name) : false;
 }
@@ -250,24 +249,16 @@ function releaseHelper(file: ParsedFile, name: string): { params: number; pages:
 /** Labels of a function: name -> labeled_statement. */
 export function labelsOf(fn: Node): Map<string, Node> {
   const m = new Map<string, Node>();
-  walk(fn, (n) => {
-    if (n.type === 'labeled_statement') {
-      const l = n.childForFieldName('label');
-      if (l) m.set(l.text, n);
-    }
-    return true;
-  });
+  for (const n of fn.descendantsOfType('labeled_statement')) {
+    const l = n.childForFieldName('label');
+    if (l) m.set(l.text, n);
+  }
   return m;
 }
 
 /** goto statements of a function aiming at `label`. */
 export function gotosTo(fn: Node, label: string): Node[] {
-  const out: Node[] = [];
-  walk(fn, (n) => {
-    if (n.type === 'goto_statement' && n.childForFieldName('label')?.text === label) out.push(n);
-    return true;
-  });
-  return out;
+  return fn.descendantsOfType('goto_statement').filter((n) => n.childForFieldName('label')?.text === label);
 }
 
 /** The statement under a (possibly nested) labeled_statement, and the labels on it. */

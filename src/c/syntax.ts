@@ -96,7 +96,7 @@ export function hasCommentOrPreproc(n: Node): Node | null {
       return false;
     }
     return true;
-  });
+  }, (t) => !found && (t === 'comment' || t.startsWith('preproc')));
   return found;
 }
 
@@ -118,12 +118,11 @@ export function writeTarget(n: Node): { target: Node; op: string; value: Node | 
 /** Every write to variable `name` in `scope`: assignments, ++/--, initialisers. */
 export function writesTo(scope: Node, name: string): Node[] {
   const out: Node[] = [];
-  walk(scope, (n) => {
+  for (const n of scope.descendantsOfType(['assignment_expression', 'update_expression', 'init_declarator'])) {
     const w = writeTarget(n);
     if (w && isIdent(unparen(w.target), name)) out.push(n);
     if (n.type === 'init_declarator' && declaredName(n) === name) out.push(n);
-    return true;
-  });
+  }
   return out;
 }
 

@@ -338,8 +338,10 @@ function releasedLater(file: ParsedFile, fn: Node, g: GupCall, pagesArg: Node, s
   const pages = unparen(pagesArg);
   if (pages.type === 'field_expression') {
     const field = pages.childForFieldName('field')!.text;
+    // Both tests below look for this in a node's text: a function without it is not walked.
+    const mentioned = new RegExp(`(->|\\.)${field}\\b`);
     for (const other of file.root.namedChildren) {
-      if (other.type !== 'function_definition') continue;
+      if (other.type !== 'function_definition' || !mentioned.test(other.text)) continue;
       let hit: string | null = null;
       walkTree(other, (x) => {
         if (hit) return false;
