@@ -6,6 +6,7 @@ import { TRANSFORMS, UsageError, run, type RunResult } from './index.js';
 import { colorDiff, fileDiff } from './output/diff.js';
 import { jsonReport, reportable, textReport } from './output/report.js';
 import { sarifReport } from './output/sarif.js';
+import { oneLine, quotePath } from './quote.js';
 import { createRequire } from 'node:module';
 
 const VERSION: string = createRequire(import.meta.url)('../../package.json').version;
@@ -17,6 +18,11 @@ const EXIT_ERROR = 2;
 
 function out(s: string): void {
   process.stdout.write(Buffer.from(s, 'latin1'));
+}
+
+/** A file problem on one stderr line: the name as git quotes it, the reason without control characters. */
+function problemLine(p: { path: string; reason: string }): string {
+  return `gupmod: ${quotePath(p.path)}: ${oneLine(p.reason)}\n`;
 }
 
 function progressPrinter(enabled: boolean) {
@@ -109,7 +115,7 @@ async function main(argv: string[]): Promise<number> {
   } finally {
     progress.done();
   }
-  for (const p of result.problems) process.stderr.write(`gupmod: ${p.path}: ${p.reason}\n`);
+  for (const p of result.problems) process.stderr.write(problemLine(p));
   if (args.report) {
     const sites = reportable(result.sites, args.all);
     if (args.format === 'sarif') out(sarifReport(sites, TRANSFORMS.map((t) => t.meta), { root: cwd, version: VERSION }));
@@ -145,7 +151,7 @@ async function formatPatch(args: Record<string, unknown>): Promise<number> {
   } finally {
     progress.done();
   }
-  for (const p of result.problems) process.stderr.write(`gupmod: ${p.path}: ${p.reason}\n`);
+  for (const p of result.problems) process.stderr.write(problemLine(p));
   const outDir = args.o as string;
   try {
     const { written, warnings } = await writeSeries(result, {

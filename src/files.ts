@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import type { Dirent } from 'node:fs';
 import * as path from 'node:path';
+import { isUtf8, nameFromBytes } from './quote.js';
 
 export interface FileProblem {
   path: string;
@@ -45,7 +46,9 @@ export function walkPathsSync(paths: string[], cwd: string, onFile?: (count: num
     try {
       st = fs.statSync(abs);
     } catch (e) {
-      problems.push({ path: abs, reason: errText(e) });
+      // Node decodes the command line as UTF-8: the bytes of such a name are lost.
+      const bad = abs.includes('\ufffd') && (e as NodeJS.ErrnoException).code === 'ENOENT';
+      problems.push({ path: abs, reason: bad ? 'no such file or directory; a name that is not UTF-8 reaches gupmod decoded, its bytes lost: give its directory instead' : errText(e) });
       continue;
     }
     if (st.isFile()) {
@@ -107,15 +110,59 @@ function walkDir(dir: string, root: Root, files: Set<string>, problems: FileProb
   // Sorted so that problems come in a stable order; the file list is sorted again at the end.
   entries.sort(byName);
   const prefix = dir.endsWith(path.sep) ? dir : dir + path.sep;
+  let odd: Set<string> | undefined;
   for (const ent of entries) {
     const name = ent.name;
-    if (ent.isFile()) {
-      if (isSource(name)) files.add(prefix + name);
-    } else if (ent.isDirectory()) {
-      if (SKIP_DIRS.has(name)) continue;
-      walkDir(prefix + name, root, files, problems);
-    } else if (ent.isSymbolicLink()) {
-      followLink(prefix + name, name, root, files, problems);
+    // readdir decodes names as UTF-8, a byte that is not UTF-8 as U+FFFD:
+    // such a name is no file's. Only then is the directory read again.
+    if (name.includes('\ufffd') && wanted(ent)) {
+      if (odd?.has(name)) continue; // one more entry of the same decoded name: done below
+      (odd ??= new Set()).add(name);
+      visitOdd(dir, prefix, name, root, files, problems);
+      continue;
+    }
+    visit(ent, prefix, name, root, files, problems);
+  }
+}
+
+/** An entry the walk would look at: a source file, a directory it enters, a symlink. */
+function wanted(ent: Dirent<string | Buffer>): boolean {
+  return ent.isFile() ? isSource(String(ent.name)) : ent.isDirectory() || ent.isSymbolicLink();
+}
+
+function visit(ent: Dirent<string | Buffer>, prefix: string, name: string, root: Root, files: Set<string>, problems: FileProblem[]): void {
+  if (ent.isFile()) {
+    if (isSource(name)) files.add(prefix + name);
+  } else if (ent.isDirectory()) {
+    if (SKIP_DIRS.has(name)) return;
+    walkDir(prefix + name, root, files, problems);
+  } else if (ent.isSymbolicLink()) {
+    followLink(prefix + name, name, root, files, problems);
+  }
+}
+
+/**
+ * The entries of `dir` whose UTF-8 decoding is `name`, a name holding U+FFFD:
+ * read again as bytes. One that is UTF-8 (a real U+FFFD) is walked as any
+ * other; one that is not cannot be opened by its decoded name, and is
+ * reported under its bytes (see src/quote.ts), not walked.
+ */
+function visitOdd(dir: string, prefix: string, name: string, root: Root, files: Set<string>, problems: FileProblem[]): void {
+  let raw: Dirent<Buffer>[];
+  try {
+    raw = fs.readdirSync(dir, { withFileTypes: true, encoding: 'buffer' });
+  } catch (e) {
+    problems.push({ path: prefix + name, reason: errText(e) });
+    return;
+  }
+  const same = raw.filter((r) => r.name.toString('utf8') === name).sort((a, b) => Buffer.compare(a.name, b.name));
+  if (same.length === 0) problems.push({ path: prefix + name, reason: 'name is not UTF-8; skipped (rename it to process it)' });
+  for (const r of same) {
+    if (isUtf8(r.name)) {
+      visit(r, prefix, name, root, files, problems);
+    } else if (wanted(r)) {
+      const what = r.isDirectory() ? 'directory' : r.isFile() ? 'file' : 'symlink';
+      problems.push({ path: prefix + nameFromBytes(r.name), reason: `${what} name is not UTF-8; skipped (rename it to process it)` });
     }
   }
 }
@@ -125,7 +172,7 @@ function followLink(full: string, name: string, root: Root, files: Set<string>, 
   try {
     real = fs.realpathSync(full);
   } catch (e) {
-    problems.push({ path: full, reason: `dangling symlink (${errText(e)})` });
+    problems.push({ path: full, reason: linkTargetNotUtf8(full) ? 'symlink target name is not UTF-8; not followed' : `dangling symlink (${errText(e)})` });
     return;
   }
   if (real !== root.real && !real.startsWith(root.real + path.sep)) {
@@ -146,6 +193,15 @@ function followLink(full: string, name: string, root: Root, files: Set<string>, 
     // Listed under its link name; the target in the tree is listed too, which
     // would edit one file twice: keep only the real path.
     files.add(path.join(root.base, path.relative(root.real, real)));
+  }
+}
+
+/** The target of the symlink `full`, as bytes, is not UTF-8 (asked only when following it failed). */
+function linkTargetNotUtf8(full: string): boolean {
+  try {
+    return !isUtf8(fs.readlinkSync(full, { encoding: 'buffer' }));
+  } catch {
+    return false;
   }
 }
 

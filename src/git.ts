@@ -7,6 +7,12 @@
  * latin1 strings holding the raw bytes, like the rest of gupmod.
  */
 import { spawnSync } from 'node:child_process';
+import { nameFromBytes } from './quote.js';
+
+/** A path git printed (unquoted: -z or rev-parse), as raw bytes in a latin1 string, as a name. */
+function nameOf(bytes: string): string {
+  return nameFromBytes(Buffer.from(bytes, 'latin1'));
+}
 
 export interface GitRun {
   ok: boolean;
@@ -40,7 +46,8 @@ export function repoInfo(cwd: string): RepoInfo | null {
   if (!r.ok) return null;
   const [top, prefix = ''] = r.stdout.split('\n');
   if (!top) return null;
-  return { top, prefix };
+  // Paths as names (src/quote.ts), as the walk gives them, not as raw bytes.
+  return { top: nameOf(top), prefix: nameOf(prefix) };
 }
 
 /** git config user.name and user.email as seen from `cwd` (repository, global, system), or null. */
@@ -135,7 +142,7 @@ export function headBlobs(cwd: string, paths: string[]): Map<string, string> {
   // "<mode> blob <id>\t<path relative to cwd>\0"
   for (const rec of r.stdout.split('\0')) {
     const m = /^\d+ blob ([0-9a-f]{40})\t(.*)$/s.exec(rec);
-    if (m) out.set(m[2], m[1]);
+    if (m) out.set(nameOf(m[2]!), m[1]!);
   }
   return out;
 }

@@ -506,6 +506,30 @@ function snapshot(dir: string): Map<string, string> {
   return m;
 }
 
+describe('file names git quotes', () => {
+  it('are quoted in the diff headers and the diffstat as git quotes them, and git am applies the patch', () => {
+    const tree = path.join(tempDir(), 'tree');
+    fs.mkdirSync(tree);
+    initRepo(tree);
+    const text = fs.readFileSync(path.join(SAMPLE, 'drivers/gpu/drm/rdx/rdx_ttm.c'));
+    for (const n of ['evil\nname.c', 'caf\u00e9 "q".c', 'back\\slash\t.c']) fs.writeFileSync(path.join(tree, n), text);
+    commitAll(tree, 'base');
+    const out = path.join(tempDir(), 'out');
+    const r = gupmod(['format-patch', '--split', 'dir', '--date', DATE, '-o', out, '.'], tree);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const files = patches(out);
+    expect(files).toHaveLength(1);
+    const mail = read(out, files[0]!);
+    expect(mail).toContain('\ndiff --git "a/evil\\nname.c" "b/evil\\nname.c"\n');
+    expect(mail).toContain('\n+++ "b/caf\\303\\251 \\"q\\".c"\n');
+    git(tree, 'am', '-q', path.join(out, files[0]!));
+    expect(git(tree, 'status', '--porcelain')).toBe('');
+    expect(statBlock(mail)).toBe(statBlock(git(tree, 'format-patch', '-1', '--stdout')));
+    expect(statBlock(mail)).toContain(' "back\\\\slash\\t.c" ');
+  });
+});
+
 describe('gupmod format-patch on the sample tree', () => {
   it('writes a series that git am applies on a fresh branch, equal to gupmod --write', () => {
     const tree = sampleRepo();

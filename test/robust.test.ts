@@ -24,6 +24,7 @@ import { diffArrays } from 'diff';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MAX_NESTING, processText } from '../src/engine.js';
 import { run } from '../src/index.js';
+import { nameBytes, nameFromBytes, quotePath, unquotePath } from '../src/quote.js';
 import { errorCount, parse } from '../src/parse/index.js';
 import { verifyRewrite } from '../src/verify.js';
 import { writeAtomic } from '../src/write.js';
@@ -462,6 +463,63 @@ describe('hostile input', () => {
     expect(calls).toBeGreaterThan(1);
     expect(r.problems).toEqual([{ path: 'f39.c', reason: 'no such file or directory' }]);
     expect(r.changed.map((c) => c.path)).toEqual(Object.keys(files).filter((f) => f !== 'f39.c'));
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Hostile file names: a name that is not UTF-8 (src/files.ts reports and
+// skips it), and names git quotes (src/quote.ts, used by the stderr messages,
+// the text report and the diff headers).
+
+describe('hostile file names', () => {
+  it('a file name that is not UTF-8 is rewritten, or named on stderr as such; never "no such file or directory"', () => {
+    const tree = path.join(tempDir(), 'tree');
+    writeTree(tree, { 'good.c': GOOD.input });
+    // readdir decodes names as UTF-8: the 0xE9 of a latin1 "café.c" becomes U+FFFD, a file that does not exist.
+    const name = Buffer.concat([Buffer.from(tree + '/caf'), Buffer.from([0xe9]), Buffer.from('.c')]);
+    fs.writeFileSync(name, latin1(GOOD.input));
+    const r = gupmod(['-C', tree, '-q', '--write', '.']);
+    expect(fs.readFileSync(path.join(tree, 'good.c'), 'latin1')).toBe(GOOD.expected);
+    expect(r.stderr).not.toMatch(/no such file or directory/);
+    const rewritten = fs.readFileSync(name, 'latin1') === GOOD.expected;
+    if (!rewritten) {
+      // git quotes such a name: "caf\351.c".
+      expect(r.stderr).toMatch(/^gupmod: "?caf\S*\.c"?: .*UTF-8.*\n$/);
+      expect(r.status).toBe(2);
+    } else {
+      expect(r.status).toBe(0);
+    }
+  });
+
+  it('a file name holding a newline: one stderr line per file, and the dry-run diff applies with git apply', () => {
+    const tree = path.join(tempDir(), 'tree');
+    writeTree(tree, { 'evil\nname.c': GOOD.input, 'bin\nary.c': HOSTILE['NUL bytes']! });
+    const r = gupmod(['-C', tree, '-q', '.']);
+    expect(r.status).toBe(2);
+    // One message, on one line (git quotes such a name: "bin\nary.c").
+    expect(Object.keys(messages(r.stderr))).toHaveLength(1);
+    expect(r.stderr).toMatch(/bin.*ary\.c"?: binary/);
+    const apply = spawnSync('git', ['apply', '--check', '-p1', '-'], { cwd: tree, input: Buffer.from(r.stdout, 'latin1'), encoding: 'utf8' });
+    expect(apply.stderr).toBe('');
+    expect(apply.status).toBe(0);
+    expect(r.stdout).toContain('FOLL_COMPLETE');
+  });
+
+  it('quotePath quotes a name as git does, bytes that are not UTF-8 included, and unquotePath undoes it', () => {
+    const dir = tempDir();
+    const names = ['plain.c', 'a b.c', 'evil\nname.c', 'q"b\\s\t\x01\x7f.c', 'caf\u00e9.c', '\u{1f600}.c'].map((n) => Buffer.from(n));
+    names.push(Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x2e, 0x63]), Buffer.from([0xff, 0x80, 0xc3, 0xa9, 0xed, 0xa0, 0x80, 0x2e, 0x68]));
+    for (const n of names) fs.writeFileSync(Buffer.concat([Buffer.from(dir + '/'), n]), '');
+    const git = (...args: string[]) => spawnSync('git', ['-c', 'core.quotePath=true', ...args], { cwd: dir, encoding: 'latin1' });
+    expect(git('init', '-q').status).toBe(0);
+    expect(git('add', '-A').status).toBe(0);
+    const listed = git('ls-files').stdout.split('\n').filter(Boolean).sort();
+    expect(names.map((n) => quotePath(nameFromBytes(n))).sort()).toEqual(listed);
+    for (const n of names) {
+      const name = nameFromBytes(n);
+      expect(nameBytes(name).equals(n)).toBe(true);
+      expect(unquotePath(quotePath(name))).toEqual({ name, length: quotePath(name).length });
+    }
   });
 });
 

@@ -19,6 +19,7 @@ import type { ChangedFile, RunResult } from '../index.js';
 import type { CommitText, Site, TransformMeta } from '../types.js';
 import { fixesTrailer, gitIdentity, headBlobs, headCommit, introducingCommit, mostUsedPrefix, recentSubjects, repoInfo, subjectPrefix, type RepoInfo } from '../git.js';
 import { bareAddress, getMaintainerPl, hasGetMaintainer, prefixFromPaths, readMaintainers, recipientsFor, sectionFor, type Maintainers, type Recipients } from '../maintainers.js';
+import { quotePath, unquotePath } from '../quote.js';
 import { fileDiff } from './diff.js';
 
 export type Split = 'file' | 'dir' | 'subsystem';
@@ -279,6 +280,7 @@ const MIME = 'MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\nConten
 // Diffstat
 
 export interface FileStat {
+  /** The name, unquoted (see src/quote.ts); the diffstat quotes it as git does. */
   path: string;
   added: number;
   deleted: number;
@@ -291,9 +293,9 @@ export function diffCounts(diff: string): FileStat[] {
   let cur: FileStat | null = null;
   for (let i = 0; i < lines.length; i++) {
     const l = lines[i];
-    const g = /^diff --git a\/(\S+) b\/(\S+)/.exec(l);
-    if (g) {
-      cur = { path: g[2], added: 0, deleted: 0 };
+    const g = l.startsWith('diff --git ') ? gitDiffPath(l.slice(11)) : null;
+    if (g !== null) {
+      cur = { path: g, added: 0, deleted: 0 };
       out.push(cur);
       continue;
     }
@@ -320,6 +322,27 @@ export function diffCounts(diff: string): FileStat[] {
   return out;
 }
 
+/**
+ * The new name of a `diff --git A B` line (`rest` is what follows `diff
+ * --git `), without its `b/`: either name may be quoted as git quotes it; two
+ * unquoted names, which may hold spaces, are the same name (git's rule).
+ */
+function gitDiffPath(rest: string): string | null {
+  let b: string | null = null;
+  if (rest.startsWith('"')) {
+    const a = unquotePath(rest);
+    if (a && rest[a.length] === ' ') b = rest.slice(a.length + 1);
+  } else {
+    const q = rest.indexOf(' "');
+    if (q >= 0) b = rest.slice(q + 1);
+    else if (rest.length % 2 === 1 && rest.slice(2, (rest.length - 1) / 2) === rest.slice((rest.length + 5) / 2)) b = rest.slice((rest.length + 1) / 2);
+    else b = /^\S+ (\S+)/.exec(rest)?.[1] ?? null;
+  }
+  const name = b === null ? null : unquotePath(b)?.name;
+  if (name === undefined || name === null) return null;
+  return name.startsWith('b/') ? name.slice(2) : name;
+}
+
 function decimalWidth(n: number): number {
   return String(n).length;
 }
@@ -339,7 +362,7 @@ export function diffstat(files: FileStat[], width = 72): string {
   let maxLen = 0;
   let maxChange = 0;
   for (const f of files) {
-    maxLen = Math.max(maxLen, f.path.length);
+    maxLen = Math.max(maxLen, quotePath(f.path).length);
     maxChange = Math.max(maxChange, f.added + f.deleted);
   }
   const numberWidth = decimalWidth(maxChange);
@@ -358,7 +381,8 @@ export function diffstat(files: FileStat[], width = 72): string {
   let adds = 0;
   let dels = 0;
   for (const f of files) {
-    let name = f.path;
+    // git cuts the quoted name, as it prints it.
+    let name = quotePath(f.path);
     let prefix = '';
     let len = nameWidth;
     if (nameWidth < name.length) {
@@ -434,7 +458,7 @@ export function commitTextOf(id: string, meta: TransformMeta | undefined): Commi
 }
 
 function functionOf(s: Site): string {
-  return s.function ? `${s.function}()` : `the code at ${s.file}:${s.line}`;
+  return s.function ? `${s.function}()` : `the code at ${quotePath(s.file)}:${s.line}`;
 }
 
 function siteVars(s: Site, text: CommitText): Record<string, string> {
@@ -700,7 +724,7 @@ export function buildSeries(result: Pick<RunResult, 'sites' | 'changed'>, opts: 
         if (s.bugs.length === 0) continue;
         const c = introducingCommit(cwd, s.file, s.line);
         if (c) trailers.push(fixesTrailer(c));
-        else warnings.push(`${s.file}:${s.line}: no commit found in history for a Fixes: tag`);
+        else warnings.push(`${quotePath(s.file)}:${s.line}: no commit found in history for a Fixes: tag`);
       }
     }
     trailers.push(`Signed-off-by: ${author.name} <${author.email}>`);
@@ -737,7 +761,7 @@ export function buildSeries(result: Pick<RunResult, 'sites' | 'changed'>, opts: 
       const blobs = headBlobs(cwd, result.changed.map((c) => c.path));
       const dirty = result.changed.filter((c) => blobs.get(c.path) !== blobId(c.before)).map((c) => c.path);
       if (dirty.length === 0) base = head;
-      else warnings.push(`no base-commit: ${dirty.join(', ')} differ${dirty.length === 1 ? 's' : ''} from HEAD`);
+      else warnings.push(`no base-commit: ${dirty.map(quotePath).join(', ')} differ${dirty.length === 1 ? 's' : ''} from HEAD`);
     }
   }
 
@@ -890,7 +914,7 @@ function coverLetter(mails: Mail[], allSites: Site[], o: CoverOptions): string {
   if (bugs.length) {
     paras.push(
       `Bugs fixed on the way (${bugs.length}):\n` +
-        bugs.map((s) => item(`${s.file}:${s.line} ${functionOf(s)}: ${s.bugs.join(', ')}`)).join('\n'),
+        bugs.map((s) => item(`${quotePath(s.file)}:${s.line} ${functionOf(s)}: ${s.bugs.join(', ')}`)).join('\n'),
     );
   } else paras.push('Bugs fixed on the way: none.');
 
@@ -898,7 +922,7 @@ function coverLetter(mails: Mail[], allSites: Site[], o: CoverOptions): string {
   if (review.length) {
     paras.push(
       `Left for review, not changed by this series (${review.length}):\n` +
-        review.map((s) => item(`${s.file}:${s.line} ${functionOf(s)} [${s.category}]: ${s.reason}`)).join('\n'),
+        review.map((s) => item(`${quotePath(s.file)}:${s.line} ${functionOf(s)} [${s.category}]: ${s.reason}`)).join('\n'),
     );
   }
   const leave = allSites.filter((s) => s.action === 'leave');

@@ -1,4 +1,5 @@
 /** Reports of sites: text (the coccicheck form) and json. */
+import { nameBytes, quotePath } from '../quote.js';
 import type { Site } from '../types.js';
 
 export function severityOf(s: Site): 'error' | 'warning' | 'note' {
@@ -20,14 +21,15 @@ export function textReport(sites: Site[]): string {
   return sortSites(sites)
     .map((s) => {
       const bugs = s.bugs.length ? ` [${s.bugs.join(',')}]` : '';
-      return `${s.file}:${s.line}:${s.column}: ${severityOf(s)}: [${s.transform}] ${s.api}: ${s.category}, ${s.action}${bugs}: ${s.reason}\n`;
+      return `${quotePath(s.file)}:${s.line}:${s.column}: ${severityOf(s)}: [${s.transform}] ${s.api}: ${s.category}, ${s.action}${bugs}: ${s.reason}\n`;
     })
     .join('');
 }
 
 export function jsonReport(sites: Site[]): string {
   const clean = sortSites(sites).map((s) => ({
-    file: s.file,
+    // Output is written as latin1 bytes (the texts are the file's bytes): the name as its UTF-8 bytes.
+    file: nameBytes(s.file).toString('latin1'),
     line: s.line,
     column: s.column,
     function: s.function,
