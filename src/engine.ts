@@ -87,10 +87,18 @@ function crossesConditional(file: ParsedFile, callStart: number, edits: Edit[]):
   );
 }
 
-export function processText(path: string, text: string, transforms: readonly Transform<any>[]): FileResult {
+export interface ProcessOptions {
+  /**
+   * Parse the file even when its text holds no GUP call (false: the
+   * --no-prefilter measurement of parsing cost). Default true.
+   */
+  skipWithoutCalls?: boolean;
+}
+
+export function processText(path: string, text: string, transforms: readonly Transform<any>[], opts: ProcessOptions = {}): FileResult {
   if (IMPLEMENTATION.test(path)) return { path, sites: [] };
   // Every site is a GUP call: a file without call-shaped code is not parsed.
-  if (!mayCallGup(text)) return { path, sites: [] };
+  if (opts.skipWithoutCalls !== false && !mayCallGup(text)) return { path, sites: [] };
   let file: ParsedFile;
   try {
     file = parse(path, text);

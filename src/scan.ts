@@ -199,7 +199,7 @@ export class Scanner {
       this.sinceGc += text.length;
       let result: FileResult;
       try {
-        result = processText(shown, text, this.transforms);
+        result = processText(shown, text, this.transforms, { skipWithoutCalls: this.prefilter !== null });
       } catch (e) {
         // A bug: name the file, keep the stack.
         const orig = e instanceof Error ? e : new Error(String(e));
