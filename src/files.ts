@@ -25,59 +25,16 @@ const SKIP_DIRS = new Set(['.git', 'node_modules']);
  * Files under `paths` (relative to `cwd`), sorted, as absolute paths.
  *
  * One `readdir` (with file types) per directory and no per-file stat: a
- * whole-kernel walk is ~5k directory reads. The walk is synchronous: it is a
- * small part of a run and it runs while the worker threads start.
+ * whole-kernel walk is ~5k directory reads.
  */
 export async function walkPaths(paths: string[], cwd: string): Promise<WalkResult> {
   return walkPathsSync(paths, cwd);
 }
 
-/**
- * `walkPaths`, synchronous. `onFile`, when given, is called with the number
- * of files found so far each time one is found (run() starts its worker
- * threads during the walk once a tree proves large).
- */
-export function walkPathsSync(paths: string[], cwd: string, onFile?: (count: number) => void): WalkResult {
-  const files = new FileSet(onFile);
-  const problems: FileProblem[] = [];
-  for (const p of paths) {
-    const abs = path.resolve(cwd, p);
-    let st;
-    try {
-      st = fs.statSync(abs);
-    } catch (e) {
-      // Node decodes the command line as UTF-8: the bytes of such a name are lost.
-      const bad = abs.includes('\ufffd') && (e as NodeJS.ErrnoException).code === 'ENOENT';
-      problems.push({ path: abs, reason: bad ? 'no such file or directory; a name that is not UTF-8 reaches gupmod decoded, its bytes lost: give its directory instead' : errText(e) });
-      continue;
-    }
-    if (st.isFile()) {
-      files.add(abs);
-      continue;
-    }
-    if (!st.isDirectory()) continue;
-    let root: string;
-    try {
-      root = fs.realpathSync(abs);
-    } catch (e) {
-      problems.push({ path: abs, reason: errText(e) });
-      continue;
-    }
-    walkDir(abs, { base: abs, real: root }, files, problems);
-  }
-  return { files: [...files].sort(), problems };
-}
-
-/** The files found, in a Set, with the onFile hook. */
-class FileSet extends Set<string> {
-  constructor(private readonly onFile?: (count: number) => void) {
-    super();
-  }
-  override add(file: string): this {
-    super.add(file);
-    this.onFile?.(this.size);
-    return this;
-  }
+/** `walkPaths`, synchronous. */
+export function walkPathsSync(paths: string[], cwd: string): WalkResult {
+  const w = new Walker(paths, cwd);
+  return { files: w.take(Infinity).sort(), problems: w.problems };
 }
 
 interface Root {
@@ -85,6 +42,192 @@ interface Root {
   base: string;
   /** Its real path. */
   real: string;
+}
+
+/** A directory being read: its sorted entries and how far the walk is. */
+interface Frame {
+  dir: string;
+  prefix: string;
+  root: Root;
+  entries: Dirent[];
+  next: number;
+  /** Decoded names holding U+FFFD already looked at as bytes. */
+  odd?: Set<string>;
+}
+
+/**
+ * The walk, a directory at a time: `take(n)` walks on until it has found `n`
+ * more files (or the walk is over) and returns them, so that run() can hand
+ * files to the workers while the walk goes on. Depth first, each directory's
+ * entries in name order: the order of the files and of the problems is
+ * fixed, and a file reached twice (by its name and through a symlink) is
+ * returned once.
+ */
+export class Walker {
+  readonly problems: FileProblem[] = [];
+  private readonly seen = new Set<string>();
+  private readonly stack: Frame[] = [];
+  private readonly pending: string[];
+  private found: string[] = [];
+
+  constructor(
+    paths: string[],
+    private readonly cwd: string,
+  ) {
+    this.pending = [...paths].reverse();
+  }
+
+  /** The walk is over. */
+  get done(): boolean {
+    return this.stack.length === 0 && this.pending.length === 0;
+  }
+
+  /** Up to `n` more files (fewer only when the walk is over). */
+  take(n: number): string[] {
+    this.found = [];
+    while (this.found.length < n) {
+      const top = this.stack[this.stack.length - 1];
+      if (top) {
+        if (top.next === top.entries.length) this.stack.pop();
+        else this.entry(top, top.entries[top.next++]!);
+      } else if (this.pending.length) {
+        this.start(this.pending.pop()!);
+      } else {
+        break;
+      }
+    }
+    return this.found;
+  }
+
+  private add(file: string): void {
+    if (this.seen.has(file)) return;
+    this.seen.add(file);
+    this.found.push(file);
+  }
+
+  /** A path given on the command line. */
+  private start(p: string): void {
+    const abs = path.resolve(this.cwd, p);
+    let st;
+    try {
+      st = fs.statSync(abs);
+    } catch (e) {
+      // Node decodes the command line as UTF-8: the bytes of such a name are lost.
+      const bad = abs.includes('\ufffd') && (e as NodeJS.ErrnoException).code === 'ENOENT';
+      this.problems.push({ path: abs, reason: bad ? 'no such file or directory; a name that is not UTF-8 reaches gupmod decoded, its bytes lost: give its directory instead' : errText(e) });
+      return;
+    }
+    if (st.isFile()) {
+      this.add(abs);
+      return;
+    }
+    if (!st.isDirectory()) return;
+    let real: string;
+    try {
+      real = fs.realpathSync(abs);
+    } catch (e) {
+      this.problems.push({ path: abs, reason: errText(e) });
+      return;
+    }
+    this.enter(abs, { base: abs, real });
+  }
+
+  /** Read a directory; its entries are walked next. */
+  private enter(dir: string, root: Root): void {
+    let entries: Dirent[];
+    try {
+      entries = fs.readdirSync(dir, { withFileTypes: true });
+    } catch (e) {
+      this.problems.push({ path: dir, reason: errText(e) });
+      return;
+    }
+    entries.sort(byName);
+    this.stack.push({ dir, prefix: dir.endsWith(path.sep) ? dir : dir + path.sep, root, entries, next: 0 });
+  }
+
+  private entry(f: Frame, ent: Dirent): void {
+    const name = ent.name;
+    // readdir decodes names as UTF-8, a byte that is not UTF-8 as U+FFFD:
+    // such a name is no file's. Only then is the directory read again.
+    if (name.includes('\ufffd') && wanted(ent)) {
+      if (f.odd?.has(name)) return; // one more entry of the same decoded name: done with the first
+      (f.odd ??= new Set()).add(name);
+      this.visitOdd(f, name);
+      return;
+    }
+    this.visit(ent, f.prefix, name, f.root);
+  }
+
+  private visit(ent: Dirent<string | Buffer>, prefix: string, name: string, root: Root): void {
+    if (ent.isFile()) {
+      if (isSource(name)) this.add(prefix + name);
+    } else if (ent.isDirectory()) {
+      if (SKIP_DIRS.has(name)) return;
+      this.enter(prefix + name, root);
+    } else if (ent.isSymbolicLink()) {
+      this.followLink(prefix + name, name, root);
+    }
+  }
+
+  /**
+   * The entries of the frame's directory whose UTF-8 decoding is `name`, a
+   * name holding U+FFFD: read again as bytes. One that is UTF-8 (a real
+   * U+FFFD) is walked as any other; one that is not cannot be opened by its
+   * decoded name, and is reported under its bytes (see src/quote.ts), not
+   * walked.
+   */
+  private visitOdd(f: Frame, name: string): void {
+    let raw: Dirent<Buffer>[];
+    try {
+      raw = fs.readdirSync(f.dir, { withFileTypes: true, encoding: 'buffer' });
+    } catch (e) {
+      this.problems.push({ path: f.prefix + name, reason: errText(e) });
+      return;
+    }
+    const same = raw.filter((r) => r.name.toString('utf8') === name).sort((a, b) => Buffer.compare(a.name, b.name));
+    if (same.length === 0) this.problems.push({ path: f.prefix + name, reason: 'name is not UTF-8; skipped (rename it to process it)' });
+    // Directories among them are entered last first, so that they are walked in name order.
+    const dirs: Array<() => void> = [];
+    for (const r of same) {
+      if (isUtf8(r.name)) {
+        if (r.isDirectory()) dirs.push(() => this.visit(r, f.prefix, name, f.root));
+        else this.visit(r, f.prefix, name, f.root);
+      } else if (wanted(r)) {
+        const what = r.isDirectory() ? 'directory' : r.isFile() ? 'file' : 'symlink';
+        this.problems.push({ path: f.prefix + nameFromBytes(r.name), reason: `${what} name is not UTF-8; skipped (rename it to process it)` });
+      }
+    }
+    for (const d of dirs.reverse()) d();
+  }
+
+  private followLink(full: string, name: string, root: Root): void {
+    let real: string;
+    try {
+      real = fs.realpathSync(full);
+    } catch (e) {
+      this.problems.push({ path: full, reason: linkTargetNotUtf8(full) ? 'symlink target name is not UTF-8; not followed' : `dangling symlink (${errText(e)})` });
+      return;
+    }
+    if (real !== root.real && !real.startsWith(root.real + path.sep)) {
+      this.problems.push({ path: full, reason: 'symlink points out of the tree; not followed' });
+      return;
+    }
+    let st;
+    try {
+      st = fs.statSync(real);
+    } catch (e) {
+      this.problems.push({ path: full, reason: errText(e) });
+      return;
+    }
+    if (st.isDirectory()) {
+      // Inside the tree: its files are walked under their real path already.
+      return;
+    } else if (st.isFile() && isSource(name)) {
+      // Listed under its link name; the target in the tree is listed too, which
+      // would edit one file twice: keep only the real path.
+      this.add(path.join(root.base, path.relative(root.real, real)));
+    }
+  }
 }
 
 /** `name` ends in `.c` or `.h`. */
@@ -99,101 +242,9 @@ function byName(a: Dirent, b: Dirent): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
-function walkDir(dir: string, root: Root, files: Set<string>, problems: FileProblem[]): void {
-  let entries: Dirent[];
-  try {
-    entries = fs.readdirSync(dir, { withFileTypes: true });
-  } catch (e) {
-    problems.push({ path: dir, reason: errText(e) });
-    return;
-  }
-  // Sorted so that problems come in a stable order; the file list is sorted again at the end.
-  entries.sort(byName);
-  const prefix = dir.endsWith(path.sep) ? dir : dir + path.sep;
-  let odd: Set<string> | undefined;
-  for (const ent of entries) {
-    const name = ent.name;
-    // readdir decodes names as UTF-8, a byte that is not UTF-8 as U+FFFD:
-    // such a name is no file's. Only then is the directory read again.
-    if (name.includes('\ufffd') && wanted(ent)) {
-      if (odd?.has(name)) continue; // one more entry of the same decoded name: done below
-      (odd ??= new Set()).add(name);
-      visitOdd(dir, prefix, name, root, files, problems);
-      continue;
-    }
-    visit(ent, prefix, name, root, files, problems);
-  }
-}
-
 /** An entry the walk would look at: a source file, a directory it enters, a symlink. */
 function wanted(ent: Dirent<string | Buffer>): boolean {
   return ent.isFile() ? isSource(String(ent.name)) : ent.isDirectory() || ent.isSymbolicLink();
-}
-
-function visit(ent: Dirent<string | Buffer>, prefix: string, name: string, root: Root, files: Set<string>, problems: FileProblem[]): void {
-  if (ent.isFile()) {
-    if (isSource(name)) files.add(prefix + name);
-  } else if (ent.isDirectory()) {
-    if (SKIP_DIRS.has(name)) return;
-    walkDir(prefix + name, root, files, problems);
-  } else if (ent.isSymbolicLink()) {
-    followLink(prefix + name, name, root, files, problems);
-  }
-}
-
-/**
- * The entries of `dir` whose UTF-8 decoding is `name`, a name holding U+FFFD:
- * read again as bytes. One that is UTF-8 (a real U+FFFD) is walked as any
- * other; one that is not cannot be opened by its decoded name, and is
- * reported under its bytes (see src/quote.ts), not walked.
- */
-function visitOdd(dir: string, prefix: string, name: string, root: Root, files: Set<string>, problems: FileProblem[]): void {
-  let raw: Dirent<Buffer>[];
-  try {
-    raw = fs.readdirSync(dir, { withFileTypes: true, encoding: 'buffer' });
-  } catch (e) {
-    problems.push({ path: prefix + name, reason: errText(e) });
-    return;
-  }
-  const same = raw.filter((r) => r.name.toString('utf8') === name).sort((a, b) => Buffer.compare(a.name, b.name));
-  if (same.length === 0) problems.push({ path: prefix + name, reason: 'name is not UTF-8; skipped (rename it to process it)' });
-  for (const r of same) {
-    if (isUtf8(r.name)) {
-      visit(r, prefix, name, root, files, problems);
-    } else if (wanted(r)) {
-      const what = r.isDirectory() ? 'directory' : r.isFile() ? 'file' : 'symlink';
-      problems.push({ path: prefix + nameFromBytes(r.name), reason: `${what} name is not UTF-8; skipped (rename it to process it)` });
-    }
-  }
-}
-
-function followLink(full: string, name: string, root: Root, files: Set<string>, problems: FileProblem[]): void {
-  let real: string;
-  try {
-    real = fs.realpathSync(full);
-  } catch (e) {
-    problems.push({ path: full, reason: linkTargetNotUtf8(full) ? 'symlink target name is not UTF-8; not followed' : `dangling symlink (${errText(e)})` });
-    return;
-  }
-  if (real !== root.real && !real.startsWith(root.real + path.sep)) {
-    problems.push({ path: full, reason: 'symlink points out of the tree; not followed' });
-    return;
-  }
-  let st;
-  try {
-    st = fs.statSync(real);
-  } catch (e) {
-    problems.push({ path: full, reason: errText(e) });
-    return;
-  }
-  if (st.isDirectory()) {
-    // Inside the tree: its files are walked under their real path already.
-    return;
-  } else if (st.isFile() && isSource(name)) {
-    // Listed under its link name; the target in the tree is listed too, which
-    // would edit one file twice: keep only the real path.
-    files.add(path.join(root.base, path.relative(root.real, real)));
-  }
 }
 
 /** The target of the symlink `full`, as bytes, is not UTF-8 (asked only when following it failed). */

@@ -7,7 +7,7 @@ import * as os from 'node:os';
 import { TRANSFORMS } from '../transforms/index.js';
 import { GUP_TRIGGERS } from '../transforms/gup-api.js';
 import type { FileResult } from './engine.js';
-import { displayPath, walkPathsSync, type FileProblem } from './files.js';
+import { Walker, displayPath, type FileProblem } from './files.js';
 import { Pool, workerScript } from './pool.js';
 import { Scanner, type ChunkResult, type ScanConfig, type ScanFile, type ScanItem } from './scan.js';
 import type { Site, Transform } from './types.js';
@@ -80,6 +80,8 @@ export class UsageError extends Error {}
 const AUTO_MIN_FILES = 512;
 /** Files per chunk handed to a worker (fewer for small trees). */
 const CHUNK_FILES = 32;
+/** Files the walk finds between two turns of the event loop, on a large tree. */
+const WALK_BATCH = 2048;
 
 function sizeOrZero(file: string): number {
   try {
@@ -90,24 +92,24 @@ function sizeOrZero(file: string): number {
 }
 
 /**
- * The files, in chunks for `workers` scanners. In path order, CHUNK_FILES a
- * chunk (fewer for a small tree, so that each worker still gets a few). When
+ * Files in chunks for `workers` scanners: CHUNK_FILES a chunk, or fewer for a
+ * small tree so that each worker still gets a few (`size` fixes it). When
  * every file is parsed (`bySize`, --no-prefilter on workers), parse time
  * follows size, which varies by four orders of magnitude (generated register
  * headers): one file a chunk, largest first, so that no worker is left with a
  * long file at the end. The order of chunks does not change the result,
  * which run() sorts by path.
  */
-function chunksOf(files: string[], workers: number, bySize: boolean): ScanFile[][] {
-  let order: ScanFile[] = files.map((abs, id) => ({ id, abs }));
-  let size = Math.max(1, Math.min(CHUNK_FILES, Math.ceil(files.length / (4 * workers))));
+function chunksOf(files: ScanFile[], workers: number, bySize: boolean, size?: number): ScanFile[][] {
+  let order = files;
+  let n = size ?? Math.max(1, Math.min(CHUNK_FILES, Math.ceil(files.length / (4 * workers))));
   if (bySize) {
-    const bytes = order.map((f) => sizeOrZero(f.abs));
-    order = order.sort((a, b) => bytes[b.id]! - bytes[a.id]! || a.id - b.id);
-    size = 1;
+    const bytes = new Map(order.map((f) => [f.id, sizeOrZero(f.abs)]));
+    order = [...order].sort((a, b) => bytes.get(b.id)! - bytes.get(a.id)! || a.id - b.id);
+    n = 1;
   }
   const chunks: ScanFile[][] = [];
-  for (let i = 0; i < order.length; i += size) chunks.push(order.slice(i, i + size));
+  for (let i = 0; i < order.length; i += n) chunks.push(order.slice(i, i + n));
   return chunks;
 }
 
@@ -125,48 +127,66 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     transforms: transforms.map((t) => t.meta.id),
     triggers: opts.noPrefilter ? null : [...GUP_TRIGGERS],
   };
-  // Workers start before or during the walk, so that they load the parser
-  // while the main thread walks: at once for an explicit --jobs, else when
-  // the walk has found AUTO_MIN_FILES files.
+  // Workers start before the walk, so that they load the parser while the
+  // main thread walks: at once for an explicit --jobs, else once the walk
+  // has found AUTO_MIN_FILES files.
   const script = workerScript();
-  let pool: Pool | null = null;
   const jobs = opts.jobs ?? os.availableParallelism();
-  const startPool = () => {
-    if (!pool && script && jobs > 0) pool = new Pool(script, config, jobs);
-  };
-  if (opts.jobs !== undefined) startPool();
+  let pool: Pool | null = opts.jobs !== undefined && script && jobs > 0 ? new Pool(script, config, jobs) : null;
   const items: ScanItem[] = [];
-  let files: string[];
-  let problems: FileProblem[];
-  let progress: Progress;
+  const walker = new Walker(opts.paths, opts.cwd);
+  // Files in walk order; a ScanFile's id is its index here.
+  const files: string[] = [];
+  const progress: Progress = { scanned: 0, total: 0, candidates: 0, sites: 0 };
+  const gather = (r: ChunkResult) => {
+    for (const it of r.items) items.push(it);
+    progress.scanned += r.scanned;
+    progress.candidates += r.candidates;
+    progress.sites += r.sites;
+    opts.onProgress?.({ ...progress });
+  };
+  const walked = (batch: string[]): ScanFile[] => {
+    const out = batch.map((abs, i) => ({ id: files.length + i, abs }));
+    for (const f of batch) files.push(f);
+    progress.total = files.length;
+    return out;
+  };
   try {
-    const walked = walkPathsSync(opts.paths, opts.cwd, opts.jobs === undefined ? (n) => n === AUTO_MIN_FILES && startPool() : undefined);
-    files = walked.files;
-    problems = walked.problems.map((p) => ({ path: displayPath(opts.cwd, p.path), reason: p.reason }));
-    progress = { scanned: 0, total: files.length, candidates: 0, sites: 0 };
-    const gather = (r: ChunkResult) => {
-      for (const it of r.items) items.push(it);
-      progress.scanned += r.scanned;
-      progress.candidates += r.candidates;
-      progress.sites += r.sites;
-      opts.onProgress?.({ ...progress });
-    };
+    let first = walked(walker.take(AUTO_MIN_FILES));
+    if (!pool && !walker.done && script && jobs > 0) pool = new Pool(script, config, jobs);
     const p = pool as Pool | null;
-    const chunks = chunksOf(files, p ? jobs : 1, !!(opts.noPrefilter && p));
-    if (p) {
-      await p.run(chunks, gather);
-    } else {
+    if (!p) {
+      // In this thread: a small tree, or --jobs 0.
+      while (!walker.done) first = first.concat(walked(walker.take(Infinity)));
       const scanner = new Scanner(config);
-      for (const c of chunks) {
+      for (const c of chunksOf(first, 1, false)) {
         gather(scanner.scan(c));
         // Let the parser's finalizers run (see src/scan.ts).
         await new Promise((resolve) => setImmediate(resolve));
       }
+    } else if (walker.done || opts.noPrefilter) {
+      // All files known before the first is handed out: chunks sized for the
+      // tree, or (every file parsed) one file a chunk, largest first.
+      while (!walker.done) first = first.concat(walked(walker.take(Infinity)));
+      await p.run(chunksOf(first, jobs, !!opts.noPrefilter), gather);
+    } else {
+      // A large tree: files go to the workers as the walk finds them, a
+      // batch at a time, the results coming in between two batches.
+      const finished = p.start(gather);
+      p.add(chunksOf(first, jobs, false, CHUNK_FILES));
+      while (!walker.done) {
+        await new Promise((resolve) => setImmediate(resolve));
+        p.add(chunksOf(walked(walker.take(WALK_BATCH)), jobs, false, CHUNK_FILES));
+      }
+      p.end();
+      await finished;
     }
   } finally {
     (pool as Pool | null)?.close();
   }
-  items.sort((a, b) => a.id - b.id);
+  const problems: FileProblem[] = walker.problems.map((p) => ({ path: displayPath(opts.cwd, p.path), reason: p.reason }));
+  // Output in path order, whatever order the walk and the workers took.
+  items.sort((a, b) => (files[a.id]! < files[b.id]! ? -1 : files[a.id]! > files[b.id]! ? 1 : 0));
   const results: FileResult[] = [];
   const changed: ChangedFile[] = [];
   for (const it of items) {

@@ -7,6 +7,8 @@
  * stale dist/, the in-thread run (TypeScript sources) may differ from the
  * workers: rebuild.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { run, workerScript, type RunResult } from '../src/index.js';
@@ -50,6 +52,37 @@ describe('run() output does not depend on -j', () => {
     const two = await run({ paths: ['.'], cwd, jobs: 2, noPrefilter: true });
     expect(one.candidates).toBe(one.scanned);
     expect(bytes(two)).toEqual(bytes(one));
+  });
+
+  it('a tree larger than one walk batch: files handed out while the walk goes on give the same bytes, in path order', async () => {
+    // Thousands of files in nested directories (the walk hands them to the
+    // workers in batches), the fixtures of retry-loop copied in at depths
+    // that sort differently by path than by walk order ("a.c" < "a/").
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'gupmod-par-'));
+    try {
+      const src = path.join(FIXTURES, 'retry-loop');
+      const inputs = fs.readdirSync(src).filter((f) => f.endsWith('.c') && !f.endsWith('.expected.c'));
+      for (let d = 0; d < 12; d++) {
+        const dir = path.join(root, `d${d % 3}`, d % 2 ? 'a' : 'a-b');
+        fs.mkdirSync(dir, { recursive: true });
+        for (let i = 0; i < 400; i++) fs.writeFileSync(path.join(dir, `f${d}_${i}.c`), `int f${d}_${i};\n`);
+        fs.copyFileSync(path.join(src, inputs[d % inputs.length]!), path.join(dir, `${d}.c`));
+        fs.copyFileSync(path.join(src, inputs[(d + 5) % inputs.length]!), path.join(root, `d${d % 3}`, `a.c`));
+      }
+      const auto = await run({ paths: ['.'], cwd: root });
+      const two = await run({ paths: ['.'], cwd: root, jobs: 2 });
+      const none = await run({ paths: ['.'], cwd: root, jobs: 0 });
+      expect(none.scanned).toBe(12 * 401 + 3);
+      expect(none.changed.length).toBeGreaterThan(3);
+      const b = bytes(none);
+      expect(bytes(two)).toEqual(b);
+      expect(bytes(auto)).toEqual(b);
+      expect([two.scanned, two.candidates, auto.scanned]).toEqual([none.scanned, none.candidates, none.scanned]);
+      const paths = none.changed.map((c) => c.path);
+      expect(paths).toEqual([...paths].sort());
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('rejects a --jobs that is not a whole number', async () => {
