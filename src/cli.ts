@@ -2,15 +2,17 @@
 import * as path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { TRANSFORMS, UsageError, run, type RunResult } from './index.js';
-import { colorDiff, fileDiff } from './output/diff.js';
-import { jsonReport, reportable, textReport } from './output/report.js';
-import { sarifReport } from './output/sarif.js';
-import { oneLine, quotePath } from './quote.js';
 import { createRequire } from 'node:module';
+import { TRANSFORMS } from '../transforms/index.js';
+import { UsageError, run, type RunResult } from './run.js';
+import { jsonReport, reportable, textReport } from './output/report.js';
+import { oneLine, quotePath } from './quote.js';
+import type { Split } from './output/format-patch.js';
+
+// The diff, SARIF and format-patch writers are imported where they are used:
+// start-up time is part of every run.
 
 const VERSION: string = createRequire(import.meta.url)('../../package.json').version;
-import { SeriesError, writeSeries, type Split } from './output/format-patch.js';
 
 const EXIT_OK = 0;
 const EXIT_CHECK = 1;
@@ -118,10 +120,11 @@ async function main(argv: string[]): Promise<number> {
   for (const p of result.problems) process.stderr.write(problemLine(p));
   if (args.report) {
     const sites = reportable(result.sites, args.all);
-    if (args.format === 'sarif') out(sarifReport(sites, TRANSFORMS.map((t) => t.meta), { root: cwd, version: VERSION }));
+    if (args.format === 'sarif') out((await import('./output/sarif.js')).sarifReport(sites, TRANSFORMS.map((t) => t.meta), { root: cwd, version: VERSION }));
     else out(args.format === 'json' ? jsonReport(sites) : textReport(sites));
   } else if (!args.write && !args.check) {
     const color = args.color === 'always' || (args.color === 'auto' && process.stdout.isTTY === true);
+    const { colorDiff, fileDiff } = await import('./output/diff.js');
     for (const c of result.changed) {
       const d = fileDiff(c.path, c.before, c.after);
       out(color ? colorDiff(d) : d);
@@ -153,6 +156,7 @@ async function formatPatch(args: Record<string, unknown>): Promise<number> {
   }
   for (const p of result.problems) process.stderr.write(problemLine(p));
   const outDir = args.o as string;
+  const { SeriesError, writeSeries } = await import('./output/format-patch.js');
   try {
     const { written, warnings } = await writeSeries(result, {
       cwd,
