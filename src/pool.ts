@@ -75,6 +75,11 @@ export class Pool {
     });
   }
 
+  /** A worker has failed: the run's promise is rejected, more chunks would go nowhere. */
+  get failed(): boolean {
+    return this.error !== null;
+  }
+
   /** More chunks for the workers. */
   add(chunks: ScanFile[][]): void {
     for (const c of chunks) this.chunks.push(c);

@@ -171,8 +171,10 @@ export async function run(opts: RunOptions): Promise<RunResult> {
       // A large tree: files go to the workers as the walk finds them, a
       // batch at a time, the results coming in between two batches.
       const finished = p.start(gather);
+      // A worker may fail while the walk goes on: the rejection is awaited below.
+      finished.catch(() => undefined);
       p.add(chunksOf(first, jobs, false, CHUNK_FILES));
-      while (!walker.done) {
+      while (!walker.done && !p.failed) {
         await new Promise((resolve) => setImmediate(resolve));
         p.add(chunksOf(walked(walker.take(WALK_BATCH)), jobs, false, CHUNK_FILES));
       }

@@ -10,7 +10,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { Pool } from '../src/pool.js';
 import { run, workerScript, type RunResult } from '../src/index.js';
 import { fileDiff } from '../src/output/diff.js';
 import { jsonReport, reportable } from '../src/output/report.js';
@@ -87,5 +89,27 @@ describe('run() output does not depend on -j', () => {
 
   it('rejects a --jobs that is not a whole number', async () => {
     await expect(run({ paths: ['.'], cwd: path.join(FIXTURES, 'sample-tree'), jobs: 1.5 })).rejects.toThrow(/--jobs/);
+  });
+});
+
+describe('Pool', () => {
+  it('a worker that fails while chunks are still being added: the run rejects once, later adds go nowhere', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gupmod-pool-'));
+    try {
+      const script = path.join(dir, 'failing-worker.mjs');
+      fs.writeFileSync(script, "import { parentPort } from 'node:worker_threads';\nparentPort.on('message', () => parentPort.postMessage({ error: 'Error: boom\\n    at the test' }));\n");
+      const pool = new Pool(pathToFileURL(script), { cwd: dir, transforms: [], triggers: null }, 2);
+      const seen: unknown[] = [];
+      const finished = pool.start((r) => seen.push(r));
+      finished.catch(() => undefined);
+      pool.add([[{ id: 0, abs: '/nonexistent.c' }]]);
+      await expect(finished).rejects.toThrow('boom');
+      expect(pool.failed).toBe(true);
+      pool.add([[{ id: 1, abs: '/nonexistent2.c' }]]);
+      pool.end();
+      expect(seen).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
