@@ -100,24 +100,7 @@ async function main(argv: string[]): Promise<number> {
   if (cmd !== undefined) throw new UsageError(`unknown command '${cmd}'`);
   if (args.write && args.check) throw new UsageError('--write and --check exclude each other');
   if (args.all && !args.report) throw new UsageError('--all goes with --report');
-  const cwd = path.resolve(args.C ?? '.');
-  const paths = (args.paths as string[] | undefined) ?? ['.'];
-  const progress = progressPrinter(!args.quiet && process.stderr.isTTY === true);
-  let result: RunResult;
-  try {
-    result = await run({
-      paths,
-      cwd,
-      transforms: args.transform === undefined ? undefined : ([] as string[]).concat(args.transform),
-      write: args.write,
-      jobs: args.jobs as number | undefined,
-      noPrefilter: !args.prefilter,
-      onProgress: progress.update,
-    });
-  } finally {
-    progress.done();
-  }
-  for (const p of result.problems) process.stderr.write(problemLine(p));
+  const { cwd, result } = await runFromArgs(args, args.write);
   if (args.report) {
     const sites = reportable(result.sites, args.all);
     if (args.format === 'sarif') out((await import('./output/sarif.js')).sarifReport(sites, TRANSFORMS.map((t) => t.meta), { root: cwd, version: VERSION }));
@@ -135,10 +118,13 @@ async function main(argv: string[]): Promise<number> {
   return EXIT_OK;
 }
 
-/** `gupmod format-patch`: run, then write the series; prints the files written, like git. */
-async function formatPatch(args: Record<string, unknown>): Promise<number> {
-  if (args.write || args.check || args.report) throw new UsageError('format-patch writes patches only: --write, --check and --report do not go with it');
-  const list = (v: unknown) => (v === undefined ? undefined : ([] as string[]).concat(v as string | string[]));
+/** A repeatable option's values (yargs gives one value as a string). */
+function list(v: unknown): string[] | undefined {
+  return v === undefined ? undefined : ([] as string[]).concat(v as string | string[]);
+}
+
+/** `run()` with the options both commands share, a progress line, and the file problems on stderr. */
+async function runFromArgs(args: Record<string, unknown>, write: boolean): Promise<{ cwd: string; result: RunResult }> {
   const cwd = path.resolve((args.C as string | undefined) ?? '.');
   const progress = progressPrinter(!args.quiet && process.stderr.isTTY === true);
   let result: RunResult;
@@ -147,6 +133,7 @@ async function formatPatch(args: Record<string, unknown>): Promise<number> {
       paths: (args.paths as string[] | undefined) ?? ['.'],
       cwd,
       transforms: list(args.transform),
+      write,
       jobs: args.jobs as number | undefined,
       noPrefilter: !args.prefilter,
       onProgress: progress.update,
@@ -155,6 +142,13 @@ async function formatPatch(args: Record<string, unknown>): Promise<number> {
     progress.done();
   }
   for (const p of result.problems) process.stderr.write(problemLine(p));
+  return { cwd, result };
+}
+
+/** `gupmod format-patch`: run, then write the series; prints the files written, like git. */
+async function formatPatch(args: Record<string, unknown>): Promise<number> {
+  if (args.write || args.check || args.report) throw new UsageError('format-patch writes patches only: --write, --check and --report do not go with it');
+  const { cwd, result } = await runFromArgs(args, false);
   const outDir = args.o as string;
   const { SeriesError, writeSeries } = await import('./output/format-patch.js');
   try {

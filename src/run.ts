@@ -152,9 +152,11 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     let first = walked(walker.take(AUTO_MIN_FILES));
     if (!pool && !walker.done && script && jobs > 0) pool = new Pool(script, config, jobs);
     const p = pool as Pool | null;
+    // Files go out as the walk finds them only to workers, and not when
+    // chunks are ordered by size (--no-prefilter): else the walk ends first.
+    if (!p || opts.noPrefilter) first = first.concat(walked(walker.take(Infinity)));
     if (!p) {
       // In this thread: a small tree, or --jobs 0.
-      while (!walker.done) first = first.concat(walked(walker.take(Infinity)));
       const { Scanner } = await import('./scan.js');
       const scanner = new Scanner(config);
       for (const c of chunksOf(first, 1, false)) {
@@ -165,7 +167,6 @@ export async function run(opts: RunOptions): Promise<RunResult> {
     } else if (walker.done || opts.noPrefilter) {
       // All files known before the first is handed out: chunks sized for the
       // tree, or (every file parsed) one file a chunk, largest first.
-      while (!walker.done) first = first.concat(walked(walker.take(Infinity)));
       await p.run(chunksOf(first, jobs, !!opts.noPrefilter), gather);
     } else {
       // A large tree: files go to the workers as the walk finds them, a

@@ -54,6 +54,18 @@ export function mayCallGup(text: string): boolean {
   return someCallInCode(text, GUP_NAME, (name) => gupApi(name) !== undefined);
 }
 
+/**
+ * Why the statement holding a GUP call cannot be edited as a line of its
+ * own, or null: `return -ENOMEM; FOO` + `ret = gup(...)` on the next line
+ * parse as the one declaration `FOO ret = gup(...)`, a macro the parser does
+ * not know gluing the two.
+ */
+export function gluedToLineBefore(text: string, stmt: Node): string | null {
+  return startsLine(text, stmt.startIndex)
+    ? null
+    : 'the statement holding the GUP call shares its line with code before it (a macro the parser does not know?)';
+}
+
 const callCache = new WeakMap<ParsedFile, GupCall[]>();
 
 /** Every call of the GUP family in a file. */

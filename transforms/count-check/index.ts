@@ -24,11 +24,11 @@ import {
   writesTo,
 } from '../../src/c/syntax.js';
 import { MAX_COLUMNS, formatCall, width } from '../../src/c/print.js';
-import { dedent, deleteLines, deleteNodeLines, indentAt, lineEnd, lineStart, sliceWithEdits, startsLine } from '../../src/c/text.js';
+import { dedent, deleteLines, deleteNodeLines, indentAt, lineEnd, lineStart, sliceWithEdits } from '../../src/c/text.js';
 import type { Bug, Category, Edit, Match, Rewrite } from '../../src/types.js';
 import { defineTransform } from '../../src/types.js';
 import { ARRAY_RELEASES, PAGE_RELEASES } from '../gup-api.js';
-import { GupCall, completeFlags, declarationEdits, dropOrphanLabels, findGupCalls, labelsOf, releaseOf, repairLabel, siteFor, unlabel, unusedAfter } from '../common.js';
+import { GupCall, completeFlags, declarationEdits, dropOrphanLabels, findGupCalls, gluedToLineBefore, labelsOf, releaseOf, repairLabel, siteFor, unlabel, unusedAfter } from '../common.js';
 
 const ID = 'count-check';
 
@@ -484,8 +484,8 @@ function analyze(file: ParsedFile, g: GupCall): Verdict | null {
   const bugs: Bug[] = [];
   try {
     if (!g.api.rewritable) throw new Refuse('leave', `${g.api.name} must not sleep or fault: never rewritten with FOLL_COMPLETE`);
-    // `return -ENOMEM; FOO\n\tret = gup(...)`: the parser reads `FOO ret = gup(...)` as one declaration.
-    if (!startsLine(text, stmt.startIndex)) review('the statement holding the GUP call shares its line with code before it (a macro the parser does not know?)');
+    const glued = gluedToLineBefore(text, stmt);
+    if (glued) review(glued);
     if (usedBefore) review(`the result is used before the count test: \`${oneLine(usedBefore.text).slice(0, 60)}\``);
     if (shortOnly && !first) review('the errno path goes on past the short-pin test, into code that reads the result');
     if (first) {

@@ -21,11 +21,11 @@ import {
   writesTo,
 } from '../../src/c/syntax.js';
 import { formatCall } from '../../src/c/print.js';
-import { dedent, deleteNodeLines, indentAt, sliceWithEdits, startsLine } from '../../src/c/text.js';
+import { dedent, deleteNodeLines, indentAt, sliceWithEdits } from '../../src/c/text.js';
 import type { Edit, Match, Rewrite } from '../../src/types.js';
 import { defineTransform } from '../../src/types.js';
 import { LOCK_CALLS } from '../gup-api.js';
-import { GupCall, completeFlags, declarationEdits, findGupCalls, gotosTo, isDeclOf, labelsOf, releaseOf, repairLabel, siteFor, unlabel, unusedAfter } from '../common.js';
+import { GupCall, completeFlags, declarationEdits, findGupCalls, gluedToLineBefore, gotosTo, isDeclOf, labelsOf, releaseOf, repairLabel, siteFor, unlabel, unusedAfter } from '../common.js';
 
 const ID = 'retry-loop';
 
@@ -194,7 +194,8 @@ function analyze(file: ParsedFile, g: GupCall): Verdict | null {
     if (!callStmt || exprOf(callStmt) !== null && exprOf(callStmt)!.startIndex !== assign.startIndex || callStmt.type !== 'expression_statement') {
       review('the GUP call is not a statement of its own in the loop body');
     }
-    if (!startsLine(file.text, callStmt!.startIndex)) review('the statement holding the GUP call shares its line with code before it (a macro the parser does not know?)');
+    const glued = gluedToLineBefore(file.text, callStmt!);
+    if (glued) review(glued);
     if (body.type !== 'compound_statement') review('loop body is not a block');
     const comment = hasCommentOrPreproc(loop);
     if (comment) review(`${comment.type === 'comment' ? 'a comment' : 'a preprocessor directive'} inside the loop`);
